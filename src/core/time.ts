@@ -1,0 +1,160 @@
+/**
+ * Time helpers for the hot path. Log stamps are local wall-clock times in some IANA
+ * zone; converting them with a date library per line is far too slow, so zone
+ * offsets are computed once per 15-minute UTC bucket with Intl (every real zone
+ * changes offset on a quarter hour) and cached.
+ */
+
+const MONTH_INDEX: Readonly<Record<string, number>> = {
+  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+};
+
+/** 0-based month for an English three-letter abbreviation, or -1. */
+export function monthIndex(abbr: string): number {
+  return MONTH_INDEX[abbr] ?? -1;
+}
+
+export function hostTimezone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+export function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const QUARTER_HOUR = 15 * 60 * 1000;
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const offsetCache = new Map<string, Map<number, number>>();
+
+function formatterFor(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
+      hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+function computeOffset(tz: string, instant: number): number {
+  const parts = formatterFor(tz).formatToParts(new Date(instant));
+  const get = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  return asUtc - Math.floor(instant / 1000) * 1000;
+}
+
+/** Offset of `tz` from UTC in ms at the given instant (local = utc + offset). */
+export function zoneOffset(tz: string, instant: number): number {
+  if (tz === 'UTC' || tz === 'Etc/UTC') return 0;
+  let perZone = offsetCache.get(tz);
+  if (!perZone) {
+    perZone = new Map();
+    offsetCache.set(tz, perZone);
+  }
+  const bucket = Math.floor(instant / QUARTER_HOUR);
+  let off = perZone.get(bucket);
+  if (off === undefined) {
+    off = computeOffset(tz, bucket * QUARTER_HOUR);
+    if (perZone.size > 100_000) perZone.clear();
+    perZone.set(bucket, off);
+  }
+  return off;
+}
+
+/**
+ * Epoch ms of a wall-clock time in `tz`. In the repeated hour after a DST change the
+ * earlier instant is chosen; a time skipped by DST maps forward, as a clock would.
+ */
+export function zonedToEpoch(
+  tz: string, year: number, month0: number, day: number,
+  hour: number, minute: number, second: number, ms = 0,
+): number {
+  const asUtc = Date.UTC(year, month0, day, hour, minute, second, ms);
+  const first = zoneOffset(tz, asUtc);
+  let t = asUtc - first;
+  const second2 = zoneOffset(tz, t);
+  if (second2 !== first) {
+    const t2 = asUtc - second2;
+    // Keep whichever candidate really reads as the wanted wall time; prefer the earlier.
+    t = zoneOffset(tz, t2) === second2 ? Math.min(t, t2) : t;
+  }
+  return t;
+}
+
+export interface LocalParts {
+  readonly year: number;
+  readonly month0: number;
+  readonly day: number;
+  /** 0 = Sunday. */
+  readonly weekday: number;
+  readonly hour: number;
+  readonly minute: number;
+}
+
+export function localParts(instant: number, tz: string): LocalParts {
+  const d = new Date(instant + zoneOffset(tz, instant));
+  return {
+    year: d.getUTCFullYear(), month0: d.getUTCMonth(), day: d.getUTCDate(),
+    weekday: d.getUTCDay(), hour: d.getUTCHours(), minute: d.getUTCMinutes(),
+  };
+}
+
+/**
+ * Chooses years for year-less syslog stamps read in file order: the first stamp gets
+ * the year that does not put it more than a day after the file was last written;
+ * later stamps carry a Dec -> Jan rollover forward.
+ */
+export class YearInferrer {
+  private year = 0;
+  private lastMonth = -1;
+  private readonly refYear: number;
+  private readonly refMonth: number;
+  private readonly refDay: number;
+
+  constructor(referenceTime: number, tz: string) {
+    const p = localParts(referenceTime + 24 * 3600 * 1000, tz);
+    this.refYear = p.year;
+    this.refMonth = p.month0;
+    this.refDay = p.day;
+  }
+
+  yearFor(month0: number, day: number): number {
+    if (this.lastMonth < 0) {
+      const later = month0 > this.refMonth || (month0 === this.refMonth && day > this.refDay);
+      this.year = later ? this.refYear - 1 : this.refYear;
+    } else if (month0 < this.lastMonth - 6) {
+      this.year += 1;
+    } else if (month0 > this.lastMonth + 6) {
+      // A line from before the turn of the year after we rolled over (syslog reordering).
+      this.lastMonth = month0;
+      return this.year - 1;
+    }
+    this.lastMonth = month0;
+    return this.year;
+  }
+
+  /** The year chosen for the first stamp, for `sendwatch parse` to report. */
+  get current(): number {
+    return this.year;
+  }
+}
+
+/** Parses `+01:00`, `+0100`, `-0700`, `Z` into an offset in ms (local = utc + offset), or NaN. */
+export function parseOffset(s: string): number {
+  if (s === 'Z' || s === 'z') return 0;
+  const sign = s.charCodeAt(0) === 45 ? -1 : s.charCodeAt(0) === 43 ? 1 : 0;
+  if (sign === 0) return NaN;
+  const digits = s.length === 6 && s[3] === ':' ? s.slice(1, 3) + s.slice(4) : s.slice(1);
+  if (digits.length !== 4 || !/^\d{4}$/.test(digits)) return NaN;
+  const h = Number(digits.slice(0, 2));
+  const m = Number(digits.slice(2));
+  if (h > 23 || m > 59) return NaN;
+  return sign * (h * 60 + m) * 60_000;
+}
