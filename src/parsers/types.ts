@@ -37,6 +37,11 @@ export interface Correlator<E> {
   flush(): void;
   /** JSON-serialisable open state, so a cron run can resume a message the next run finishes. */
   snapshot(): unknown;
+  /**
+   * One-line notes for stderr about what this input could not tell (e.g. "no username
+   * field: set LOG_USERNAME=1"), so a blind spot is never silent. Called once at the end.
+   */
+  diagnostics?(): readonly string[];
 }
 
 export type RecordSink = (record: MailRecord) => void;
@@ -68,6 +73,7 @@ export interface ParserSession {
   push(line: LogLine): LineStatus;
   flush(): void;
   snapshot(): unknown;
+  diagnostics(): readonly string[];
 }
 
 /** Closes over the family's event type so line parser and correlator stay paired. */
@@ -88,6 +94,7 @@ export function defineParser<E>(def: ParserDefinition<E>): Parser {
         },
         flush: () => correlator.flush(),
         snapshot: () => correlator.snapshot(),
+        diagnostics: () => correlator.diagnostics?.() ?? [],
       };
     },
   };
