@@ -1,0 +1,275 @@
+/**
+ * Joins Postfix's per-line events into one Submission per authenticated message.
+ *
+ * A message is known by host + queue id. Only queue ids that began with an
+ * authenticated `client=` line (or that a content filter re-queued from one) are
+ * tracked at all, so the inbound majority of a busy server costs one map miss.
+ * The Submission is emitted once the first delivery round is done (every recipient
+ * has a delivery line), at `removed`, or `emitAfterMs` after qmgr took it, so the
+ * recipients are known without holding the record back for a retry schedule.
+ * A content filter's re-injection (`queued as X` from a loopback relay) is followed:
+ * the child is never a new submission, and its deliveries belong to the parent's account.
+ */
+import { normaliseAccount } from '../core/address.js';
+import type { Delivery, DeliveryStatus, Evidence, LogLine } from '../core/types.js';
+import type { PostfixEvent } from '../parsers/postfix.js';
+import type { CorrelateContext, Correlator, RecordSink } from '../parsers/types.js';
+
+const MAX_EVIDENCE = 20;
+const MAX_RECIPIENTS = 1000;
+const MAX_TRACKED = 200_000;
+const MAX_SESSIONS = 50_000;
+
+interface OpenMessage {
+  account: string;
+  login: string;
+  at: number;
+  host: string;
+  service: string;
+  clientIp?: string;
+  messageId?: string;
+  headerFrom?: string;
+  envelopeFrom?: string;
+  size?: number;
+  nrcpt?: number;
+  queuedAt?: number;
+  recipients: string[];
+  delivered: number;
+  evidence: Evidence[];
+  emitted: boolean;
+  /** true for a content filter's re-injected copy: deliveries only. */
+  child: boolean;
+  lastAt: number;
+}
+
+interface Session {
+  warned: number;
+  rejected: string[];
+}
+
+interface Snapshot {
+  v: 1;
+  messages: [string, OpenMessage][];
+  sessions: [string, Session][];
+  now: number;
+}
+
+const FINAL_STATUS: Readonly<Record<string, DeliveryStatus>> = {
+  sent: 'sent', bounced: 'bounced', deferred: 'deferred', expired: 'expired', undeliverable: 'bounced',
+};
+
+function isLoopbackRelay(relay: string): boolean {
+  const open = relay.indexOf('[');
+  const addr = open < 0 ? relay : relay.slice(open + 1, relay.indexOf(']', open));
+  return addr.startsWith('127.') || addr === '::1' || addr === 'localhost' || relay.startsWith('localhost');
+}
+
+function isSnapshot(x: unknown): x is Snapshot {
+  return typeof x === 'object' && x !== null && (x as { v?: unknown }).v === 1;
+}
+
+export interface PostfixCorrelatorOptions {
+  /** How long after qmgr a message waits for its first delivery round before it is counted anyway. */
+  readonly emitAfterMs?: number;
+}
+
+export function createPostfixCorrelator(
+  ctx: CorrelateContext, sink: RecordSink, saved?: unknown, opts: PostfixCorrelatorOptions = {},
+): Correlator<PostfixEvent> {
+  const emitAfterMs = opts.emitAfterMs ?? 10 * 60_000;
+  const messages = new Map<string, OpenMessage>();
+  const sessions = new Map<string, Session>();
+  let now = 0;
+  let lastSweep = 0;
+  if (isSnapshot(saved)) {
+    for (const [k, m] of saved.messages) messages.set(k, m);
+    for (const [k, s] of saved.sessions) sessions.set(k, s);
+    now = saved.now;
+  }
+
+  const addEvidence = (m: OpenMessage, line: LogLine): void => {
+    if (m.evidence.length < MAX_EVIDENCE) m.evidence.push({ source: line.source, lineNo: line.lineNo, text: line.text });
+  };
+
+  const emit = (m: OpenMessage): void => {
+    if (m.emitted || m.child || m.queuedAt === undefined) return;
+    m.emitted = true;
+    sink({
+      kind: 'submission', at: m.at, account: m.account, login: m.login,
+      ...(m.envelopeFrom !== undefined ? { envelopeFrom: m.envelopeFrom } : {}),
+      ...(m.headerFrom !== undefined ? { headerFrom: m.headerFrom } : {}),
+      recipients: m.recipients.slice(),
+      recipientCount: Math.max(m.nrcpt ?? 0, m.recipients.length),
+      ...(m.clientIp !== undefined ? { clientIp: m.clientIp } : {}),
+      service: m.service, host: m.host,
+      ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
+      ...(m.size !== undefined ? { size: m.size } : {}),
+      evidence: m.evidence.slice(),
+    });
+  };
+
+  /** Time moves on: count messages whose delivery round is overdue, forget stale ones. */
+  const sweep = (): void => {
+    for (const [key, m] of messages) {
+      if (!m.emitted && m.queuedAt !== undefined && now - m.queuedAt >= emitAfterMs) emit(m);
+      if (now - m.lastAt > ctx.openTtlMs) messages.delete(key);
+    }
+    while (messages.size > MAX_TRACKED) {
+      const first = messages.keys().next();
+      if (first.done) break;
+      const m = messages.get(first.value);
+      if (m) emit(m);
+      messages.delete(first.value);
+    }
+  };
+
+  const session = (key: string): Session => {
+    let s = sessions.get(key);
+    if (!s) {
+      if (sessions.size >= MAX_SESSIONS) {
+        const first = sessions.keys().next();
+        if (!first.done) sessions.delete(first.value);
+      }
+      s = { warned: 0, rejected: [] };
+      sessions.set(key, s);
+    }
+    return s;
+  };
+
+  const onDelivery = (e: Extract<PostfixEvent, { type: 'delivery' }>, m: OpenMessage, line: LogLine): void => {
+    addEvidence(m, line);
+    if (e.queuedAs && isLoopbackRelay(e.relay)) {
+      // The copy a content filter queued again: same message, same account.
+      const childKey = `${e.host} ${e.queuedAs}`;
+      const child: OpenMessage = messages.get(childKey) ?? {
+        account: m.account, login: m.login, at: m.at, host: m.host, service: m.service,
+        recipients: [], delivered: 0, evidence: [], emitted: true, child: true, lastAt: e.at,
+      };
+      child.child = true;
+      child.account = m.account;
+      child.login = m.login;
+      messages.set(childKey, child);
+    } else {
+      const status = FINAL_STATUS[e.status];
+      if (status) {
+        const d: Delivery = {
+          kind: 'delivery', at: e.at, account: m.account, recipient: e.to, status, host: e.host,
+          evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
+        };
+        sink(d);
+      }
+    }
+    if (!m.child && !m.recipients.includes(e.to) && m.recipients.length < MAX_RECIPIENTS) {
+      m.recipients.push(e.to);
+      m.delivered++;
+    }
+    if (!m.emitted && m.nrcpt !== undefined && m.delivered >= m.nrcpt) emit(m);
+  };
+
+  const push = (e: PostfixEvent, line: LogLine): void => {
+    if (e.at > now) now = e.at;
+    if (now - lastSweep >= 60_000) {
+      lastSweep = now;
+      sweep();
+    }
+    switch (e.type) {
+      case 'client': {
+        if (e.login === undefined) return;
+        const key = `${e.host} ${e.qid}`;
+        messages.delete(key);
+        const m: OpenMessage = {
+          account: normaliseAccount(e.login, ctx.defaultDomain), login: e.login, at: e.at, host: e.host,
+          service: e.service, recipients: [], delivered: 0, evidence: [], emitted: false, child: false, lastAt: e.at,
+          ...(e.clientIp !== undefined ? { clientIp: e.clientIp } : {}),
+        };
+        addEvidence(m, line);
+        messages.set(key, m);
+        return;
+      }
+      case 'connect':
+        sessions.set(`${e.host} ${e.pid}`, { warned: 0, rejected: [] });
+        return;
+      case 'auth-failed': {
+        session(`${e.host} ${e.pid}`).warned++;
+        sink({
+          kind: 'auth-failure', at: e.at, mechanism: e.mechanism, service: e.service, reason: e.reason, host: e.host,
+          ...(e.login !== undefined ? { login: e.login, account: normaliseAccount(e.login, ctx.defaultDomain) } : {}),
+          ...(e.clientIp !== undefined ? { clientIp: e.clientIp } : {}),
+          evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
+        });
+        return;
+      }
+      case 'disconnect': {
+        const key = `${e.host} ${e.pid}`;
+        const s = sessions.get(key);
+        sessions.delete(key);
+        // AUTH refused before TLS, or abandoned: Postfix logs no warning, only these counters.
+        const silent = e.authAttempts - e.authOk - (s?.warned ?? 0);
+        for (let i = 0; i < silent; i++) {
+          sink({
+            kind: 'auth-failure', at: e.at, service: e.service, host: e.host,
+            reason: `AUTH failed without a logged reason (auth=${e.authOk}/${e.authAttempts})`,
+            ...(e.clientIp !== undefined ? { clientIp: e.clientIp } : {}),
+            evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
+          });
+        }
+        return;
+      }
+      case 'sender-rejected': {
+        // One reject line per recipient: one record per sender per session.
+        const s = session(`${e.host} ${e.pid}`);
+        if (s.rejected.includes(e.from)) return;
+        if (s.rejected.length < 100) s.rejected.push(e.from);
+        sink({
+          kind: 'sender-rejected', at: e.at, account: normaliseAccount(e.login, ctx.defaultDomain), login: e.login,
+          envelopeFrom: e.from, host: e.host, ...(e.clientIp !== undefined ? { clientIp: e.clientIp } : {}),
+          evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
+        });
+        return;
+      }
+      default:
+        break;
+    }
+    const key = `${e.host} ${e.qid}`;
+    const m = messages.get(key);
+    if (!m) return;
+    m.lastAt = e.at;
+    switch (e.type) {
+      case 'message-id':
+        m.messageId ??= e.messageId;
+        if (!m.child) addEvidence(m, line);
+        return;
+      case 'header-from':
+        m.headerFrom ??= e.headerFrom;
+        addEvidence(m, line);
+        return;
+      case 'queued':
+        if (m.child || m.queuedAt !== undefined) return;
+        m.queuedAt = e.at;
+        m.envelopeFrom = e.from;
+        m.size = e.size;
+        m.nrcpt = e.nrcpt;
+        addEvidence(m, line);
+        return;
+      case 'delivery':
+        onDelivery(e, m, line);
+        return;
+      case 'removed':
+        emit(m);
+        messages.delete(key);
+        return;
+    }
+  };
+
+  return {
+    push,
+    flush() {
+      for (const m of messages.values()) emit(m);
+      messages.clear();
+      sessions.clear();
+    },
+    snapshot(): Snapshot {
+      return { v: 1, messages: [...messages], sessions: [...sessions], now };
+    },
+  };
+}
