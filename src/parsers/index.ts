@@ -3,8 +3,10 @@
  * `--help`, `--format` errors and auto-detection ties are stable.
  */
 import type { Parser } from './types.js';
+import { metermaid } from './metermaid.js';
 
 const all: Parser[] = [
+  metermaid,
 ];
 
 export const parsers: readonly Parser[] = all.sort((a, b) => a.name.localeCompare(b.name));
