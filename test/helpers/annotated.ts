@@ -1,7 +1,8 @@
 /**
  * Annotated sample logs (fail2ban style): every log line is preceded by `#> ` and
  * what the parser must make of it: `ignored`, `unrecognised`, or a JSON object that
- * the event must contain (each key deep-equal; `at` may be written as ISO 8601).
+ * the event must contain (each key deep-equal; `at` may be written as ISO 8601;
+ * the value `"<absent>"` requires the field to be missing).
  * `#! key=value ...` sets the parse context (timezone, reference); other `#` lines are comments.
  */
 import { readFileSync } from 'node:fs';
@@ -53,12 +54,19 @@ export function readAnnotated(path: string): AnnotatedFile {
   return { timezone, reference, cases };
 }
 
+export const ABSENT = '<absent>';
+
 /** The event's own fields, with `at` shown as ISO 8601 when the expectation writes it so. */
 export function pickComparable(event: unknown, fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const ev = event as Record<string, unknown>;
   for (const k of Object.keys(fields)) {
     const v = ev[k];
+    // `"<absent>"` says the event must not have the field at all.
+    if (fields[k] === ABSENT) {
+      out[k] = v === undefined ? ABSENT : v;
+      continue;
+    }
     out[k] = typeof fields[k] === 'string' && typeof v === 'number' && k === 'at' ? new Date(v).toISOString() : v;
   }
   return out;
