@@ -1,0 +1,94 @@
+/**
+ * Findings to text for stdout. Pure functions: string in, string out.
+ *
+ * NDJSON and TSV are contracts for other tools (documented in the README): fields
+ * and columns are only ever added at the end, never renamed or reordered.
+ */
+import type { ChalkInstance } from 'chalk';
+import { sanitize, sanitizeTsv } from '../core/sanitize.js';
+import { zoneOffset } from '../core/time.js';
+import { SEVERITY_RANK, type Finding, type Severity } from '../core/types.js';
+
+export const OUTPUT_FORMATS = ['text', 'ndjson', 'tsv'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const TSV_COLUMNS = ['time', 'severity', 'rule', 'account', 'message', 'evidence'] as const;
+
+/** Stable order: by time, then account, rule, severity. */
+export function sortFindings(findings: readonly Finding[]): Finding[] {
+  return [...findings].sort((a, b) =>
+    a.at - b.at || a.account.localeCompare(b.account) || a.rule.localeCompare(b.rule) || SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
+}
+
+export function toNdjsonLine(f: Finding): string {
+  return JSON.stringify({
+    time: new Date(f.at).toISOString(),
+    account: f.account,
+    rule: f.rule,
+    severity: f.severity,
+    message: f.message,
+    data: f.data,
+    evidence: f.evidence.map((e) => ({ source: e.source, line: e.lineNo, text: e.text })),
+  });
+}
+
+export function toTsvLine(f: Finding): string {
+  const evidence = f.evidence.map((e) => `${e.source}:${e.lineNo}`).join(',');
+  return [new Date(f.at).toISOString(), f.severity, f.rule, f.account, f.message, evidence].map(sanitizeTsv).join('\t');
+}
+
+/** `2026-03-06 21:19:00 +01:00` in the given zone. */
+export function formatLocal(at: number, tz: string): string {
+  const off = zoneOffset(tz, at);
+  const d = new Date(at + off);
+  const sign = off < 0 ? '-' : '+';
+  const abs = Math.abs(off) / 60_000;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+const worst = (fs: readonly Finding[]): Severity =>
+  fs.reduce<Severity>((w, f) => (SEVERITY_RANK[f.severity] > SEVERITY_RANK[w] ? f.severity : w), 'info');
+
+export interface TextOptions {
+  readonly chalk: ChalkInstance;
+  readonly timezone: string;
+  /** Evidence lines shown per finding. */
+  readonly evidenceLines: number;
+  /** Longest evidence line shown, in characters. */
+  readonly width: number;
+}
+
+function paint(c: ChalkInstance, s: Severity, text: string): string {
+  return s === 'critical' ? c.red.bold(text) : s === 'warning' ? c.yellow(text) : c.cyan(text);
+}
+
+/** Grouped by account, worst accounts first; log text sanitised before it reaches a terminal. */
+export function toText(findings: readonly Finding[], o: TextOptions): string {
+  const byAccount = new Map<string, Finding[]>();
+  for (const f of sortFindings(findings)) {
+    const list = byAccount.get(f.account) ?? [];
+    list.push(f);
+    byAccount.set(f.account, list);
+  }
+  const groups = [...byAccount.entries()].sort((a, b) =>
+    SEVERITY_RANK[worst(b[1])] - SEVERITY_RANK[worst(a[1])] || (a[1][0]?.at ?? 0) - (b[1][0]?.at ?? 0) || a[0].localeCompare(b[0]));
+  const c = o.chalk;
+  const out: string[] = [];
+  for (const [account, list] of groups) {
+    const w = worst(list);
+    const rules = [...new Set(list.map((f) => f.rule))].join(', ');
+    out.push(`${c.bold(sanitize(account))}  ${paint(c, w, w.toUpperCase())}  ${c.dim(`${list.length} finding${list.length === 1 ? '' : 's'}: ${rules}`)}`);
+    for (const f of list) {
+      out.push(`  ${c.dim(formatLocal(f.at, o.timezone))}  ${paint(c, f.severity, f.severity.padEnd(8))} ${f.rule}: ${sanitize(f.message)}`);
+      for (const e of f.evidence.slice(0, o.evidenceLines)) {
+        const text = sanitize(e.text);
+        const cut = text.length > o.width ? `${text.slice(0, o.width - 1)}…` : text;
+        out.push(c.dim(`      ${sanitize(e.source)}:${e.lineNo}: ${cut}`));
+      }
+      if (f.evidence.length > o.evidenceLines) out.push(c.dim(`      (${f.evidence.length - o.evidenceLines} more evidence lines; --output ndjson shows all)`));
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,108 @@
+/**
+ * `sendwatch scan`: an ad-hoc run over log files (or stdin). Reads every input to the
+ * end, evaluates the rules in log time, then prints the findings at or above
+ * `--min-severity`. Exit: 0 nothing found, 1 findings, 2 usage/config, 3 an input failed.
+ */
+import { Chalk, supportsColor } from 'chalk';
+import { loadConfig, resolveContext, type Config } from '../config/load.js';
+import { now } from '../core/clock.js';
+import { EXIT, UsageError } from '../core/errors.js';
+import { processInput, type InputSummary } from '../core/pipeline.js';
+import { hostTimezone, isValidTimezone } from '../core/time.js';
+import { SEVERITY_RANK, type Finding, type Severity } from '../core/types.js';
+import { createEngine } from '../rules/engine.js';
+import { InputError } from '../sources/lines.js';
+import { OUTPUT_FORMATS, sortFindings, toNdjsonLine, toText, toTsvLine, type OutputFormat } from './output.js';
+import { parseTimeArg } from './time-args.js';
+import type { Io } from './io.js';
+
+export interface ScanOptions {
+  config?: string;
+  format: string;
+  output: string;
+  since?: string;
+  until?: string;
+  color: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  minSeverity: string;
+  timezone?: string;
+  defaultDomain?: string;
+}
+
+/** Open messages are kept this long in log time: Postfix's default queue lifetime. */
+export const OPEN_TTL_MS = 5 * 24 * 3600 * 1000;
+
+const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
+
+function checkChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag}: "${value}" is not one of ${choices.join(', ')}`);
+  return value as T;
+}
+
+function colourLevel(o: ScanOptions, isTty: boolean): 0 | 1 | 2 | 3 {
+  if (!o.color || !isTty || (process.env.NO_COLOR ?? '') !== '') return 0;
+  return supportsColor ? supportsColor.level : 0;
+}
+
+function describeInput(s: InputSummary): string {
+  const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
+  const how = s.detectedBy === 'auto' ? `detected, confidence ${s.confidence.toFixed(2)}` : 'forced';
+  return `${s.name}: ${s.format} (${how}), ${total} lines: ${s.counts.event} events, ${s.counts.ignored} ignored, ${s.counts.unrecognised} not understood; ${s.records} records`;
+}
+
+function reportInput(io: Io, s: InputSummary, o: ScanOptions): void {
+  if (o.verbose) {
+    io.err(describeInput(s));
+    for (const l of s.unrecognisedSamples) io.err(`  not understood: ${s.name}:${l.lineNo}: ${l.text.slice(0, 300)}`);
+    const more = s.counts.unrecognised - s.unrecognisedSamples.length;
+    if (more > 0) io.err(`  (${more} more not understood)`);
+  } else if (!o.quiet && s.counts.unrecognised > 0) {
+    const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
+    io.err(`${s.name}: ${s.counts.unrecognised} of ${total} lines not understood as ${s.format} (--verbose lists them)`);
+  }
+  if (!o.quiet && s.read && s.read.oversizedLines > 0) io.err(`${s.name}: ${s.read.oversizedLines} over-long lines were cut`);
+  if (!o.quiet) for (const d of s.diagnostics) io.err(`${s.name}: ${d}`);
+}
+
+export function render(findings: readonly Finding[], format: OutputFormat, o: ScanOptions, tz: string, isTty: boolean): string {
+  if (findings.length === 0) return '';
+  if (format === 'ndjson') return sortFindings(findings).map(toNdjsonLine).join('\n') + '\n';
+  if (format === 'tsv') return sortFindings(findings).map(toTsvLine).join('\n') + '\n';
+  const chalk = new Chalk({ level: colourLevel(o, isTty) });
+  return toText(findings, { chalk, timezone: tz, evidenceLines: o.verbose ? 20 : 3, width: 240 });
+}
+
+export async function runScan(files: readonly string[], o: ScanOptions, io: Io): Promise<number> {
+  const format = checkChoice('--output', o.output, OUTPUT_FORMATS);
+  const minSeverity = checkChoice('--min-severity', o.minSeverity, SEVERITIES);
+  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
+  const config: Config = loadConfig(o.config);
+  const tz = o.timezone ?? config.timezone ?? hostTimezone();
+  const clock = now();
+  const since = o.since !== undefined ? parseTimeArg('--since', o.since, clock) : undefined;
+  const until = o.until !== undefined ? parseTimeArg('--until', o.until, clock) : undefined;
+  const inputs = files.length > 0 ? files : ['-'];
+  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
+
+  const findings: Finding[] = [];
+  const engine = createEngine(config, resolveContext(config), (f) => findings.push(f), { since, until });
+  let failed = false;
+  for (const path of inputs) {
+    try {
+      const summary = await processInput(path, {
+        format: o.format, timezone: tz, defaultDomain: o.defaultDomain ?? config.defaultDomain, openTtlMs: OPEN_TTL_MS,
+        keepUnrecognised: o.verbose ? 100 : 0, onRecord: (r) => engine.onRecord(r),
+      });
+      reportInput(io, summary, o);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      io.err(e.message);
+      failed = true;
+    }
+  }
+  const shown = findings.filter((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[minSeverity]);
+  await io.out(render(shown, format, o, tz, io.stdoutIsTty));
+  if (failed) return EXIT.RUNTIME;
+  return shown.length > 0 ? EXIT.FINDINGS : EXIT.OK;
+}

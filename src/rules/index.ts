@@ -1,0 +1,12 @@
+/** The rule registry: one plugin per signal, file name = key, sorted for stable output. */
+import type { Rule } from './types.js';
+import { foreignSenderHost } from './foreign-sender-host.js';
+import { fromUserMismatch } from './from-user-mismatch.js';
+import { oddHours } from './odd-hours.js';
+import { sendsPerAccount } from './sends-per-account.js';
+
+const all: Rule[] = [foreignSenderHost, fromUserMismatch, oddHours, sendsPerAccount];
+
+export const rules: readonly Rule[] = all.sort((a, b) => a.name.localeCompare(b.name));
+
+export const ruleOptionSchemas = (): ReadonlyMap<string, Rule['options']> => new Map(rules.map((r) => [r.name, r.options]));

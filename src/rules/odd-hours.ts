@@ -1,0 +1,85 @@
+/**
+ * odd-hours: authenticated sending outside office hours (days, hours, IANA zone; per
+ * account or group overrides). One off-hours message is a weak signal (info by
+ * default); a stretch of them (messages less than `gapMinutes` apart) escalates at
+ * `warningMessages` and `criticalMessages`.
+ */
+import { z } from 'zod';
+import { localParts } from '../core/time.js';
+import type { Submission } from '../core/types.js';
+import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
+import { defineRule, type ResolvedOfficeHours } from './types.js';
+
+const Options = z.strictObject({
+  ...commonRuleOptions,
+  /** Severity of the first off-hours message of a stretch. */
+  severity: SeveritySchema.default('info'),
+  /** Off-hours messages in one stretch that make a warning. */
+  warningMessages: z.number().int().positive().default(20),
+  /** Off-hours messages in one stretch that make it critical. */
+  criticalMessages: z.number().int().positive().default(100),
+  /** Off-hours messages closer together than this belong to one stretch. */
+  gapMinutes: z.number().int().positive().default(120),
+});
+
+const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/** True when `at` falls inside the office hours (an end before the start means a night shift). */
+export function withinOfficeHours(at: number, oh: ResolvedOfficeHours): boolean {
+  const p = localParts(at, oh.timezone);
+  if (!oh.days.includes(DAYS[p.weekday] ?? 'sun')) return false;
+  const m = p.hour * 60 + p.minute;
+  const start = minutesOf(oh.start);
+  const end = minutesOf(oh.end);
+  return start <= end ? m >= start && m < end : m >= start || m < end;
+}
+
+function describe(oh: ResolvedOfficeHours): string {
+  return `${oh.days.join(',')} ${oh.start}-${oh.end} ${oh.timezone}`;
+}
+
+interface Stretch {
+  last: number;
+  count: number;
+  level: number;
+}
+
+export const oddHours = defineRule({
+  name: 'odd-hours',
+  description: 'Sending outside configured office hours (days, hours, time zone; per account or group).',
+  options: Options,
+  consumes: ['submission'],
+  create(opts, ctx) {
+    const stretches = new Map<string, Stretch>();
+    const gapMs = opts.gapMinutes * 60_000;
+    const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
+    return {
+      onRecord(r, emit) {
+        const s = r as Submission;
+        const oh = ctx.officeHoursOf(s.account);
+        if (withinOfficeHours(s.at, oh)) return;
+        let st = stretches.get(s.account);
+        if (!st || s.at - st.last > gapMs) {
+          st = { last: s.at, count: 0, level: -1 };
+          stretches.set(s.account, st);
+        }
+        st.last = Math.max(st.last, s.at);
+        st.count++;
+        const level = st.count >= opts.criticalMessages ? 2 : st.count >= opts.warningMessages ? Math.max(1, base) : base;
+        if (level <= st.level) return;
+        st.level = level;
+        const p = localParts(s.at, oh.timezone);
+        const local = `${String(p.hour).padStart(2, '0')}:${String(p.minute).padStart(2, '0')}`;
+        emit({
+          rule: 'odd-hours', account: s.account, at: s.at,
+          severity: level === 2 ? 'critical' : level === 1 ? 'warning' : 'info',
+          message: st.count === 1
+            ? `sent at ${local} ${oh.timezone}, outside office hours (${describe(oh)})`
+            : `${st.count} messages outside office hours (${describe(oh)}), latest at ${local}`,
+          data: { local_time: local, timezone: oh.timezone, messages: st.count },
+          evidence: s.evidence.slice(0, 3),
+        });
+      },
+    };
+  },
+});

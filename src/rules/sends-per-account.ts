@@ -1,0 +1,193 @@
+/**
+ * sends-per-account: messages and recipients per authenticated account in sliding
+ * windows of log time. Counts live in per-second buckets per account, so the memory
+ * an account costs is bounded by the seconds it was active in the longest window,
+ * not by how many messages it sent.
+ *
+ * An account's episode starts when any window crosses a warning level and ends when
+ * every window is back below all warning levels; within an episode a finding is
+ * emitted only when the level rises (warning, then critical), so a spam run gives two
+ * findings, not one per message.
+ */
+import { z } from 'zod';
+import { SEVERITY_RANK, type Evidence, type Severity, type Submission } from '../core/types.js';
+import { commonRuleOptions } from '../config/schema.js';
+import { PatternSet } from '../core/glob.js';
+import { defineRule } from './types.js';
+
+const Levels = z.strictObject({
+  /** Count at which a warning is raised. */
+  warning: z.number().int().positive().optional(),
+  /** Count at which the finding is critical. */
+  critical: z.number().int().positive().optional(),
+});
+
+const WindowSchema = z.strictObject({
+  /** Window length in minutes of log time. */
+  minutes: z.number().int().positive().max(7 * 24 * 60),
+  /** Levels for messages (each message counted once, however many recipients). */
+  messages: Levels.optional(),
+  /** Levels for recipients (the sum of every message's recipients). */
+  recipients: Levels.optional(),
+});
+
+export const DEFAULT_WINDOWS = [
+  { minutes: 10, messages: { warning: 30, critical: 60 }, recipients: { warning: 150, critical: 400 } },
+  { minutes: 60, messages: { warning: 70, critical: 90 }, recipients: { warning: 300, critical: 1000 } },
+  { minutes: 1440, messages: { warning: 500, critical: 1000 }, recipients: { warning: 1500, critical: 4000 } },
+];
+
+const Options = z.strictObject({
+  ...commonRuleOptions,
+  /** Windows and their levels. Defaults follow the admin scripts this replaces (70/90 messages an hour). */
+  windows: z.array(WindowSchema).min(1).default(DEFAULT_WINDOWS),
+  /** Accounts (exact or patterns) whose levels are multiplied: a known heavy sender gets `factor: 5`. */
+  overrides: z.array(z.strictObject({
+    accounts: z.array(z.string().min(1)).min(1),
+    factor: z.number().positive(),
+  })).default([]),
+});
+
+type Window = z.output<typeof WindowSchema>;
+type Metric = 'messages' | 'recipients';
+
+const EVIDENCE_KEPT = 10;
+
+interface AccountCounts {
+  /** Parallel arrays of second buckets, oldest first, from `head`. */
+  secs: number[];
+  msgs: number[];
+  rcpts: number[];
+  /** Per window: first bucket index still inside, and running sums. */
+  heads: number[];
+  sumMsgs: number[];
+  sumRcpts: number[];
+  now: number;
+  level: number;
+  recent: Evidence[];
+}
+
+function levelOf(count: number, levels: { warning?: number | undefined; critical?: number | undefined } | undefined, factor: number): number {
+  if (!levels) return -1;
+  if (levels.critical !== undefined && count >= levels.critical * factor) return SEVERITY_RANK.critical;
+  if (levels.warning !== undefined && count >= levels.warning * factor) return SEVERITY_RANK.warning;
+  return -1;
+}
+
+function describeWindow(minutes: number): string {
+  if (minutes % 1440 === 0) return minutes === 1440 ? '24 h' : `${minutes / 1440} days`;
+  if (minutes % 60 === 0) return `${minutes / 60} h`;
+  return `${minutes} min`;
+}
+
+function newCounts(windows: number): AccountCounts {
+  return {
+    secs: [], msgs: [], rcpts: [], heads: new Array<number>(windows).fill(0),
+    sumMsgs: new Array<number>(windows).fill(0), sumRcpts: new Array<number>(windows).fill(0),
+    now: 0, level: -1, recent: [],
+  };
+}
+
+/** Adds one message at second `sec` (clamped forward: a late record counts as now) and slides every window. */
+export function addMessage(c: AccountCounts, windows: readonly Window[], sec: number, recipients: number): void {
+  const t = Math.max(sec, c.now);
+  c.now = t;
+  const last = c.secs.length - 1;
+  if (last >= 0 && c.secs[last] === t) {
+    c.msgs[last] = (c.msgs[last] ?? 0) + 1;
+    c.rcpts[last] = (c.rcpts[last] ?? 0) + recipients;
+  } else {
+    c.secs.push(t);
+    c.msgs.push(1);
+    c.rcpts.push(recipients);
+  }
+  let minHead = c.secs.length;
+  windows.forEach((w, i) => {
+    c.sumMsgs[i] = (c.sumMsgs[i] ?? 0) + 1;
+    c.sumRcpts[i] = (c.sumRcpts[i] ?? 0) + recipients;
+    let h = c.heads[i] ?? 0;
+    const edge = t - w.minutes * 60;
+    while (h < c.secs.length && (c.secs[h] ?? 0) <= edge) {
+      c.sumMsgs[i] = (c.sumMsgs[i] ?? 0) - (c.msgs[h] ?? 0);
+      c.sumRcpts[i] = (c.sumRcpts[i] ?? 0) - (c.rcpts[h] ?? 0);
+      h++;
+    }
+    c.heads[i] = h;
+    if (h < minHead) minHead = h;
+  });
+  // Drop buckets no window needs any more, in batches so the arrays are not shifted per message.
+  if (minHead > 1024 && minHead * 2 > c.secs.length) {
+    c.secs.splice(0, minHead);
+    c.msgs.splice(0, minHead);
+    c.rcpts.splice(0, minHead);
+    c.heads = c.heads.map((h) => h - minHead);
+  }
+}
+
+export const sendsPerAccount = defineRule({
+  name: 'sends-per-account',
+  description: 'Messages and recipients per authenticated account per sliding window (warning and critical levels per window).',
+  options: Options,
+  consumes: ['submission'],
+  create(opts) {
+    const accounts = new Map<string, AccountCounts>();
+    const overrides = opts.overrides.map((o) => ({ accounts: new PatternSet(o.accounts), factor: o.factor }));
+    const factorCache = new Map<string, number>();
+    const factorOf = (account: string): number => {
+      let f = factorCache.get(account);
+      if (f === undefined) {
+        f = overrides.find((o) => o.accounts.has(account))?.factor ?? 1;
+        factorCache.set(account, f);
+      }
+      return f;
+    };
+
+    return {
+      onRecord(r, emit) {
+        const s = r as Submission;
+        let c = accounts.get(s.account);
+        if (!c) {
+          c = newCounts(opts.windows.length);
+          accounts.set(s.account, c);
+        }
+        addMessage(c, opts.windows, Math.floor(s.at / 1000), s.recipientCount);
+        c.recent.push(...s.evidence.slice(0, 3));
+        if (c.recent.length > EVIDENCE_KEPT) c.recent.splice(0, c.recent.length - EVIDENCE_KEPT);
+
+        const factor = factorOf(s.account);
+        let best = -1;
+        let why: { w: Window; metric: Metric; count: number } | undefined;
+        opts.windows.forEach((w, i) => {
+          for (const metric of ['messages', 'recipients'] as const) {
+            const count = metric === 'messages' ? (c.sumMsgs[i] ?? 0) : (c.sumRcpts[i] ?? 0);
+            const lv = levelOf(count, w[metric], factor);
+            if (lv > best) {
+              best = lv;
+              why = { w, metric, count };
+            }
+          }
+        });
+        if (best < 0) {
+          c.level = -1;
+          return;
+        }
+        if (best <= c.level || !why) return;
+        c.level = best;
+        const severity: Severity = best === SEVERITY_RANK.critical ? 'critical' : 'warning';
+        const { w, metric, count } = why;
+        const lv = w[metric];
+        const idx = opts.windows.indexOf(w);
+        emit({
+          rule: 'sends-per-account', account: s.account, severity, at: s.at,
+          message: `${count} ${metric} in ${describeWindow(w.minutes)} (${severity} at ${Math.ceil((severity === 'critical' ? lv?.critical ?? 0 : lv?.warning ?? 0) * factor)})`,
+          data: {
+            window_minutes: w.minutes, metric, count,
+            messages: c.sumMsgs[idx] ?? 0, recipients: c.sumRcpts[idx] ?? 0,
+            threshold: Math.ceil((severity === 'critical' ? lv?.critical ?? 0 : lv?.warning ?? 0) * factor),
+          },
+          evidence: c.recent.slice(),
+        });
+      },
+    };
+  },
+});
