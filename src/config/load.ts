@@ -159,3 +159,25 @@ export function checkReferences(config: Config, file = 'config'): void {
     });
   }
 }
+
+/**
+ * Every key path of the config schema (`accounts.*.aliases`, `rules.odd-hours.severity`,
+ * `rules.sends-per-account.windows[].minutes`), for docs that must not drift from it.
+ */
+export function configKeyPaths(): string[] {
+  const out: string[] = [];
+  const walk = (schema: unknown, prefix: string): void => {
+    const s = unwrap(schema);
+    const d = defOf(s);
+    if (d?.type === 'object' && d.shape) {
+      for (const [k, v] of Object.entries(d.shape)) {
+        const p = prefix ? `${prefix}.${k}` : k;
+        out.push(p);
+        walk(v, p);
+      }
+    } else if (d?.type === 'array') walk(d.element, `${prefix}[]`);
+    else if (d?.type === 'record') walk(d.valueType, `${prefix}.*`);
+  };
+  walk(configSchema, '');
+  return out;
+}
