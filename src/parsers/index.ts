@@ -3,10 +3,16 @@
  * `--help`, `--format` errors and auto-detection ties are stable.
  */
 import type { Parser } from './types.js';
+import { kerio } from './kerio.js';
 import { metermaid } from './metermaid.js';
+import { mtaTransaction } from './mta-transaction.js';
+import { postfix } from './postfix.js';
 
 const all: Parser[] = [
+  kerio,
   metermaid,
+  mtaTransaction,
+  postfix,
 ];
 
 export const parsers: readonly Parser[] = all.sort((a, b) => a.name.localeCompare(b.name));

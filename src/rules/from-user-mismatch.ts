@@ -28,11 +28,16 @@ const Options = z.strictObject({
 });
 type Opts = z.output<typeof Options>;
 
-/** The address inside a header From (`"Name" <a@b>` -> `a@b`), lower-cased. */
+/** The address inside a header From (`"Name" <a@b>` -> `a@b`, `a@b (Name)` -> `a@b`), lower-cased. */
 export function headerAddress(value: string): string {
   const close = value.lastIndexOf('>');
   const open = close < 0 ? -1 : value.lastIndexOf('<', close);
-  return (open >= 0 ? value.slice(open + 1, close) : value).trim().toLowerCase();
+  if (open >= 0) return value.slice(open + 1, close).trim().toLowerCase();
+  // No angle brackets: the address is the first word (RFC 822 `a@b (Name)`, or a list `a@b, c@d`).
+  const t = value.trim();
+  let end = 0;
+  while (end < t.length && t[end] !== ' ' && t[end] !== '(' && t[end] !== ',') end++;
+  return t.slice(0, end).toLowerCase();
 }
 
 /** True when `from` is a sender the account may legitimately use. */

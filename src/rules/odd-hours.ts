@@ -24,14 +24,21 @@ const Options = z.strictObject({
 
 const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-/** True when `at` falls inside the office hours (an end before the start means a night shift). */
+/**
+ * True when `at` falls inside the office hours. An end before the start means a night
+ * shift, and `days` are the days a shift starts: `mon`-`fri` 22:00-06:00 covers Friday
+ * night into Saturday 06:00, but not Sunday night into Monday.
+ */
 export function withinOfficeHours(at: number, oh: ResolvedOfficeHours): boolean {
   const p = localParts(at, oh.timezone);
-  if (!oh.days.includes(DAYS[p.weekday] ?? 'sun')) return false;
   const m = p.hour * 60 + p.minute;
   const start = minutesOf(oh.start);
   const end = minutesOf(oh.end);
-  return start <= end ? m >= start && m < end : m >= start || m < end;
+  const onDay = (weekday: number): boolean => oh.days.includes(DAYS[weekday] ?? 'sun');
+  if (start <= end) return m >= start && m < end && onDay(p.weekday);
+  if (m >= start) return onDay(p.weekday);
+  // After midnight: the shift began the day before.
+  return m < end && onDay((p.weekday + 6) % 7);
 }
 
 function describe(oh: ResolvedOfficeHours): string {

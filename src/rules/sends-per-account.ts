@@ -88,9 +88,36 @@ function newCounts(windows: number): AccountCounts {
   };
 }
 
-/** Adds one message at second `sec` (clamped forward: a late record counts as now) and slides every window. */
+function resetCounts(c: AccountCounts): void {
+  c.secs = [];
+  c.msgs = [];
+  c.rcpts = [];
+  c.heads.fill(0);
+  c.sumMsgs.fill(0);
+  c.sumRcpts.fill(0);
+  c.level = -1;
+  c.recent = [];
+}
+
+/**
+ * Adds one message at second `sec` and slides every window.
+ *
+ * A late record (correlators finish messages out of order; a second input may be
+ * older) goes into its own second and counts only in the windows that still reach
+ * back to it: clamping it to "now" would pile a whole older file onto one second.
+ * A record older than every window means the input went back in time (another file
+ * or host): the account's timeline starts again there, as a new episode.
+ */
 export function addMessage(c: AccountCounts, windows: readonly Window[], sec: number, recipients: number): void {
-  const t = Math.max(sec, c.now);
+  if (sec < c.now && c.secs.length > 0) {
+    const longest = Math.max(...windows.map((w) => w.minutes * 60));
+    if (c.now - sec < longest) {
+      insertLate(c, windows, sec, recipients);
+      return;
+    }
+    resetCounts(c);
+  }
+  const t = sec;
   c.now = t;
   const last = c.secs.length - 1;
   if (last >= 0 && c.secs[last] === t) {
@@ -122,6 +149,30 @@ export function addMessage(c: AccountCounts, windows: readonly Window[], sec: nu
     c.rcpts.splice(0, minHead);
     c.heads = c.heads.map((h) => h - minHead);
   }
+}
+
+/** A record before `c.now` but inside the longest window: into its own second, counted where it falls. */
+function insertLate(c: AccountCounts, windows: readonly Window[], sec: number, recipients: number): void {
+  let i = c.secs.length - 1;
+  while (i >= 0 && (c.secs[i] ?? 0) > sec) i--;
+  const merged = i >= 0 && c.secs[i] === sec;
+  if (merged) {
+    c.msgs[i] = (c.msgs[i] ?? 0) + 1;
+    c.rcpts[i] = (c.rcpts[i] ?? 0) + recipients;
+  } else {
+    c.secs.splice(i + 1, 0, sec);
+    c.msgs.splice(i + 1, 0, 1);
+    c.rcpts.splice(i + 1, 0, recipients);
+  }
+  windows.forEach((w, k) => {
+    if (sec > c.now - w.minutes * 60) {
+      c.sumMsgs[k] = (c.sumMsgs[k] ?? 0) + 1;
+      c.sumRcpts[k] = (c.sumRcpts[k] ?? 0) + recipients;
+    } else if (!merged) {
+      // The new bucket sits before this window's first bucket: keep the head on that bucket.
+      c.heads[k] = (c.heads[k] ?? 0) + 1;
+    }
+  });
 }
 
 export const sendsPerAccount = defineRule({
