@@ -1,0 +1,628 @@
+/**
+ * Field grammar of the Oracle Communications (Sun) Messaging Server MTA transaction
+ * log (`mail.log_current`, `connection.log_current`): the four LOG_FORMATs, the
+ * optional LOG_* fields recognised by their shape, and the events one line becomes.
+ *
+ * Sites switch optional fields on and off at will and format 1 pads columns and
+ * leaves empty fields as bare blanks, so nothing here trusts a field's position after
+ * the recipients: every optional field is known by what it looks like. All field
+ * values are attacker-written (addresses, HELO names, message ids, SMTP replies), so
+ * scanning is by index with at most one anchored, quantifier-bounded regex per field.
+ */
+import { isIP } from 'node:net';
+import { stripAngles } from '../core/address.js';
+import { monthIndex, parseOffset, zonedToEpoch } from '../core/time.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface MtaBase {
+  readonly at: number;
+  /** The stamp as written: LOG_HEADER lines belong to the enqueue that has the same one. */
+  readonly stamp: string;
+  /** LOG_NODE. */
+  readonly node?: string;
+  /** LOG_PROCESS id, `pid.thread.sequence` in hex: one SMTP session keeps it. */
+  readonly process?: string;
+  /** The entry type as logged (`EEQ`, `DSA`, `U`): action letter, then modifier letters. */
+  readonly entry: string;
+  readonly action: string;
+  /** Modifier letters after the action (`E` ESMTP, `A` SASL, `S` TLS, `C` chunking, and unknown ones). */
+  readonly modifiers: string;
+}
+
+/** A message record: enqueue, dequeue, rejection, retry, bad command… one per recipient. */
+export interface MtaMessage extends MtaBase {
+  readonly type: 'message';
+  readonly srcChannel: string;
+  /** Blank on dequeue (`D`, `Q`, `R`) and `J` records in real logs. */
+  readonly dstChannel?: string;
+  readonly size?: number;
+  /** Envelope From; '' for the null sender. */
+  readonly from: string;
+  /** Original envelope To without its `rfc822;` type; may be ''. */
+  readonly origTo: string;
+  /** Current envelope To (`user@ims-ms-daemon` for the message store). */
+  readonly to: string;
+  readonly filename?: string;
+  readonly envelopeId?: string;
+  readonly messageId?: string;
+  /** The username field as logged: the MTA's own OS account, or `*login` after SMTP AUTH. */
+  readonly username?: string;
+  /** The SMTP AUTH login: the username field without its `*` (never the OS account). */
+  readonly login?: string;
+  /** HELO name of the source system (LOG_CONNECTION). */
+  readonly helo?: string;
+  /** The client: `[ip]` of the source system, else the remote end of the TCP transport field. */
+  readonly clientIp?: string;
+  /** SMTP reply or other delivery diagnostic (`smtp;550 5.1.1 ...`, `530 5.7.1 ...`). */
+  readonly diagnostic?: string;
+  /** Free text such as LOG_REASON or a Q record's explanation. */
+  readonly reason?: string;
+}
+
+/** A connection record (`+` inbound, `-` outbound): open, close, auth attempt, failure. */
+export interface MtaConnection extends MtaBase {
+  readonly type: 'connection';
+  readonly channel: string;
+  readonly direction: '+' | '-';
+  readonly localIp?: string;
+  readonly remoteIp?: string;
+  /** Application info: `SMTP`, `SMTP/helo/rdns/TLS-…`. */
+  readonly application?: string;
+  /** `U` records: the login that was tried. */
+  readonly login?: string;
+  /** `U` records: the MTA's summary (`Bad password`, `Authentication successful - …`). */
+  readonly message?: string;
+  readonly diagnostic?: string;
+  /** `U` records: what the attempt came to, when the record says. */
+  readonly auth?: 'success' | 'failure';
+}
+
+/** A LOG_HEADER line; only the headers a rule can use become events. */
+export interface MtaHeader {
+  readonly type: 'header';
+  readonly at: number;
+  readonly stamp: string;
+  readonly process?: string;
+  /** Lower-case header name. */
+  readonly name: string;
+  readonly value: string;
+}
+
+export type MtaEvent = MtaMessage | MtaConnection | MtaHeader;
+
+/** Headers worth an event: the rest of LOG_HEADER output (Received: …) is ignored. */
+export const USEFUL_HEADERS: ReadonlySet<string> = new Set(['from', 'subject']);
+
+// ---------------------------------------------------------------- characters
+
+const SPACE = 32;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isUpper = (c: number): boolean => c >= 65 && c <= 90;
+const isHex = (c: number): boolean => isDigit(c) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+
+export function skipSpaces(s: string, p: number): number {
+  let i = p;
+  while (i < s.length && (s.charCodeAt(i) === SPACE || s.charCodeAt(i) === 9)) i++;
+  return i;
+}
+
+/** Index of the next blank at or after `p`, or the end. */
+function tokenEnd(s: string, p: number): number {
+  let i = p;
+  while (i < s.length && s.charCodeAt(i) !== SPACE && s.charCodeAt(i) !== 9) i++;
+  return i;
+}
+
+export function isDigits(s: string): boolean {
+  if (s.length === 0 || s.length > 15) return false;
+  for (let i = 0; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** `EEQ`, `DSA`, `U`: upper-case letters only, short. */
+export function isEntryCode(s: string): boolean {
+  if (s.length === 0 || s.length > 8) return false;
+  for (let i = 0; i < s.length; i++) if (!isUpper(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** LOG_PROCESS id: three dot-separated hex numbers (`2e2d.5.1`, `72aa.17f0.25622`). */
+export function isProcessId(s: string): boolean {
+  let dots = 0;
+  let run = 0;
+  if (s.length > 40) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (run === 0) return false;
+      dots++;
+      run = 0;
+    } else if (isHex(c)) run++;
+    else return false;
+  }
+  return dots === 2 && run > 0;
+}
+
+const startsWithCI = (s: string, prefix: string, at = 0): boolean =>
+  s.length - at >= prefix.length && s.slice(at, at + prefix.length).toLowerCase() === prefix;
+
+/** Accepts IPv4, IPv6 and the `IPv6:` address-literal prefix; anything else is not an address. */
+export function normaliseIp(addr: string): string | undefined {
+  const a = startsWithCI(addr, 'ipv6:') ? addr.slice(5) : addr;
+  return isIP(a) ? a.toLowerCase() : undefined;
+}
+
+// ---------------------------------------------------------------- time
+
+const CLASSIC_STAMP = /^(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? /;
+const ISO_STAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Milliseconds of a decimal fraction written after the seconds (`.62` = 620). */
+function fractionMs(frac: string | undefined): number {
+  if (!frac) return 0;
+  return Math.floor(Number(`0.${frac}`) * 1000);
+}
+
+function validClock(month0: number, day: number, hour: number, minute: number, second: number): boolean {
+  return month0 >= 0 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60;
+}
+
+/**
+ * Turns the log's zone-less stamps into epoch ms for one input. The epoch of the whole
+ * second is cached by its text, so a busy log asks the zone code once a second at most.
+ */
+export class StampCache {
+  private lastKey = '';
+  private lastEpoch = NaN;
+
+  constructor(private readonly timezone: string) {}
+
+  /** `11-Jun-2019 09:07:57.62 ` at the start of `s`: [epoch ms, index after the stamp's blank]. */
+  classic(s: string): [number, number] | undefined {
+    const m = CLASSIC_STAMP.exec(s.length > 40 ? s.slice(0, 40) : s);
+    if (!m) return undefined;
+    const fracStart = m[0].indexOf('.', 12);
+    const key = m[0].slice(0, fracStart < 0 ? m[0].length - 1 : fracStart);
+    if (key !== this.lastKey) {
+      const mon = m[2] ?? '';
+      const month0 = monthIndex(mon.charAt(0).toUpperCase() + mon.slice(1).toLowerCase());
+      const [day, year, hour, minute, second] = [m[1], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+      if (!validClock(month0, day, hour, minute, second)) return undefined;
+      this.lastKey = key;
+      this.lastEpoch = zonedToEpoch(this.timezone, year, month0, day, hour, minute, second);
+    }
+    return [this.lastEpoch + fractionMs(m[7]), m[0].length];
+  }
+
+  /** XML `ts`: ISO 8601 local time, or with an offset should a release add one. */
+  iso(ts: string): number | undefined {
+    const m = ISO_STAMP.exec(ts.length > 40 ? '' : ts);
+    if (!m) return undefined;
+    const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+    if (!validClock(month - 1, day, hour, minute, second) || month > 12) return undefined;
+    const ms = fractionMs(m[7]);
+    if (m[8] !== undefined) {
+      const offset = parseOffset(m[8]);
+      if (Number.isNaN(offset)) return undefined;
+      return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset;
+    }
+    const key = ts.slice(0, 19);
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastEpoch = zonedToEpoch(this.timezone, year, month - 1, day, hour, minute, second);
+    }
+    return this.lastEpoch + ms;
+  }
+}
+
+// ---------------------------------------------------------------- XML (LOG_FORMAT=4)
+
+const ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** Decodes the five XML entities and numeric references; anything else is left as written. */
+export function decodeEntities(v: string): string {
+  let amp = v.indexOf('&');
+  if (amp < 0) return v;
+  let out = '';
+  let from = 0;
+  let semi = -1;
+  while (amp >= 0) {
+    // The next `;` is looked up once per stretch, so `&&&&…` stays linear.
+    if (semi < amp) semi = v.indexOf(';', amp + 1);
+    if (semi < 0) break;
+    if (semi - amp > 12) {
+      amp = v.indexOf('&', amp + 1);
+      continue;
+    }
+    const name = v.slice(amp + 1, semi);
+    let rep: string | undefined = ENTITIES[name];
+    if (rep === undefined && name.charCodeAt(0) === 35) {
+      const hex = name.charCodeAt(1) === 120 || name.charCodeAt(1) === 88;
+      const digits = name.slice(hex ? 2 : 1);
+      const cp = digits.length > 0 && (hex ? /^[0-9a-fA-F]{1,6}$/ : /^\d{1,7}$/).test(digits) ? parseInt(digits, hex ? 16 : 10) : NaN;
+      if (cp >= 0 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff)) rep = String.fromCodePoint(cp);
+    }
+    if (rep !== undefined) {
+      out += v.slice(from, amp) + rep;
+      from = semi + 1;
+    }
+    amp = v.indexOf('&', rep !== undefined ? semi + 1 : amp + 1);
+  }
+  return out + v.slice(from);
+}
+
+const isNameChar = (c: number): boolean =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || isDigit(c) || c === 95 || c === 45 || c === 58;
+
+/**
+ * Attributes of one self-closing element starting at `p` (after the element name), by
+ * name, values entity-decoded. Undefined when the element is malformed (a line cut short).
+ */
+export function parseAttributes(s: string, p: number): Map<string, string> | undefined {
+  const attrs = new Map<string, string>();
+  let i = p;
+  for (;;) {
+    i = skipSpaces(s, i);
+    if (i >= s.length) return undefined;
+    const c = s.charCodeAt(i);
+    if (c === 47 || c === 62) return attrs; // `/>` or `>`
+    const nameStart = i;
+    while (i < s.length && isNameChar(s.charCodeAt(i))) i++;
+    if (i === nameStart || s.charCodeAt(i) !== 61) return undefined;
+    const quote = s.charCodeAt(i + 1);
+    if (quote !== 34 && quote !== 39) return undefined;
+    const close = s.indexOf(quote === 34 ? '"' : "'", i + 2);
+    if (close < 0) return undefined;
+    attrs.set(s.slice(nameStart, i), decodeEntities(s.slice(i + 2, close)));
+    i = close + 1;
+  }
+}
+
+// ---------------------------------------------------------------- optional fields
+
+export interface Transport {
+  readonly localIp?: string;
+  readonly remoteIp?: string;
+}
+
+/** `TCP|local-ip|local-port|remote-ip|remote-port` (LOG_CONNECTION transport information). */
+export function parseTransport(v: string): Transport | undefined {
+  if (!startsWithCI(v, 'tcp|')) return undefined;
+  const parts = v.split('|', 6);
+  const out: Mutable<Transport> = {};
+  const local = normaliseIp(parts[1] ?? '');
+  const remote = normaliseIp(parts[3] ?? '');
+  if (local !== undefined) out.localIp = local;
+  if (remote !== undefined) out.remoteIp = remote;
+  return out;
+}
+
+/** The `[ip]` that ends a source-system group's inside (`rdns [ip]`, `[ip]`), if it is an address. */
+function bracketIp(inner: string): { ip: string } | undefined {
+  const t = inner.trimEnd();
+  if (t.charCodeAt(t.length - 1) !== 93) return undefined;
+  const open = t.lastIndexOf('[');
+  if (open < 0) return undefined;
+  const ip = normaliseIp(t.slice(open + 1, -1));
+  return ip === undefined ? undefined : { ip };
+}
+
+/**
+ * LOG_CONNECTION source system as one value (`helo (rdns [ip])`, `([ip])`): the counted
+ * format keeps it in one field. The group is the last `(` … `)` of the value, since a
+ * hostile HELO may itself contain parentheses.
+ */
+export function parseSourceSystem(v: string): { helo?: string; ip: string } | undefined {
+  const t = v.trimEnd();
+  if (t.charCodeAt(t.length - 1) !== 41) return undefined;
+  const open = t.lastIndexOf('(');
+  if (open < 0) return undefined;
+  const inner = bracketIp(t.slice(open + 1, -1));
+  if (!inner) return undefined;
+  const helo = t.slice(0, open).trim();
+  return helo ? { helo, ip: inner.ip } : { ip: inner.ip };
+}
+
+/** `550 5.1.1 …`: a reply code followed by an enhanced status code. */
+function isReplyAt(s: string, p: number, end: number): boolean {
+  if (end - p !== 3 && !(end - p === 4 && s.charCodeAt(p + 3) === 45)) return false;
+  const c0 = s.charCodeAt(p);
+  if (c0 < 50 || c0 > 53 || !isDigit(s.charCodeAt(p + 1)) || !isDigit(s.charCodeAt(p + 2))) return false;
+  const q = end + 1;
+  return s.charCodeAt(end) === SPACE && s.charCodeAt(q) === c0 && s.charCodeAt(q + 1) === 46 && isDigit(s.charCodeAt(q + 2));
+}
+
+/** Application info: `SMTP`, `ESMTP`, `LMTP`, `SMTP/helo/rdns/TLS-…`. */
+function isApplication(v: string): boolean {
+  for (const proto of ['SMTP', 'ESMTP', 'LMTP', 'SUBMIT']) {
+    if (v.startsWith(proto) && (v.length === proto.length || v.charCodeAt(proto.length) === 47)) return true;
+  }
+  return false;
+}
+
+/** A DNS-name-looking word (remote host of a dequeue record), not free text. */
+function isHostName(v: string): boolean {
+  if (v.length > 253 || v.indexOf('.') <= 0) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (!(isDigit(c) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 46 || c === 45 || c === 95)) return false;
+  }
+  return true;
+}
+
+/** Reads `N:` + exactly N characters at `p` (LOG_FORMAT=3), if the value ends at a blank or the end. */
+export function readCounted(s: string, p: number): { value: string; end: number } | undefined {
+  let i = p;
+  while (i < s.length && i - p < 7 && isDigit(s.charCodeAt(i))) i++;
+  if (i === p || s.charCodeAt(i) !== 58) return undefined;
+  const n = Number(s.slice(p, i));
+  const start = i + 1;
+  const end = start + n;
+  if (end > s.length) return undefined;
+  if (end < s.length && s.charCodeAt(end) !== SPACE && s.charCodeAt(end) !== 9) return undefined;
+  return { value: s.slice(start, end), end };
+}
+
+/** Index just after the `(` group at `p`, balanced; an unclosed group runs to the end. */
+function closeParen(s: string, p: number): number {
+  let depth = 0;
+  for (let i = p; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 40) depth++;
+    else if (c === 41 && --depth === 0) return i + 1;
+  }
+  return s.length;
+}
+
+interface Piece {
+  readonly kind: 'group' | 'value';
+  readonly start: number;
+  readonly end: number;
+  readonly value: string;
+}
+
+/** Splits the optional region into pieces: counted values, `(…)` groups, or blank-separated words. */
+class PieceReader {
+  private pending: Piece | undefined;
+
+  constructor(private readonly s: string, private pos: number, private readonly counted: boolean) {}
+
+  next(): Piece | undefined {
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = undefined;
+      return p;
+    }
+    const s = this.s;
+    const p = skipSpaces(s, this.pos);
+    if (p >= s.length) return undefined;
+    if (this.counted) {
+      const c = readCounted(s, p);
+      if (c) {
+        this.pos = c.end;
+        return { kind: 'value', start: p, end: c.end, value: c.value };
+      }
+    }
+    const end = s.charCodeAt(p) === 40 ? closeParen(s, p) : tokenEnd(s, p);
+    this.pos = end;
+    return { kind: s.charCodeAt(p) === 40 ? 'group' : 'value', start: p, end, value: s.slice(p, end) };
+  }
+
+  peek(): Piece | undefined {
+    this.pending ??= this.next();
+    return this.pending;
+  }
+}
+
+export interface OptionalFields {
+  filename?: string;
+  ids: string[];
+  username?: string;
+  helo?: string;
+  sourceIp?: string;
+  transport?: Transport;
+  application?: string;
+  diagnostic?: string;
+  /** Free text (reason, explanations) as written. */
+  text?: string;
+  /** Format 3: the unclassified values one by one (a `U` record's summary, then its login). */
+  words: string[];
+}
+
+/** The inside of a `(…)` group: transport info, a source system, or something to skip (a banner). */
+function readGroup(value: string, out: OptionalFields): void {
+  const inner = value.slice(1, value.charCodeAt(value.length - 1) === 41 ? -1 : undefined);
+  const tr = parseTransport(inner);
+  if (tr) {
+    out.transport ??= tr;
+    return;
+  }
+  const src = bracketIp(inner);
+  if (src) out.sourceIp = src.ip;
+}
+
+/**
+ * Recognises the optional fields after the current-To by shape: `N` notary/priority
+ * numbers, `/…/ZZ…` queue file, `<…>` envelope and message ids, the username (`*login`
+ * after SMTP AUTH, else the OS account), the source system `helo (rdns [ip])`,
+ * `dns;host`, `(TCP|…)` transport, SMTP banner, and the diagnostic (`smtp;…` or a
+ * reply code with enhanced status), which runs to the end of a format 1/2 line.
+ * `usernameSlot` is false for connection records, which have no username field.
+ */
+export function scanOptional(s: string, p: number, counted: boolean, usernameSlot: boolean): OptionalFields {
+  const out: OptionalFields = { ids: [], words: [] };
+  const reader = new PieceReader(s, p, counted);
+  let textStart = -1;
+  let textEnd = -1;
+  let structured = false;
+  for (let piece = reader.next(); piece; piece = reader.next()) {
+    const v = piece.value;
+    if (piece.kind === 'group') {
+      readGroup(v, out);
+      structured = true;
+      continue;
+    }
+    if (v === '' || v === '<>') continue;
+    const c0 = v.charCodeAt(0);
+    if (c0 === 60 && v.charCodeAt(v.length - 1) === 62) {
+      out.ids.push(stripAngles(v));
+      continue;
+    }
+    // Fields that come before any free text; inside it, a `/` or `*` word is just text.
+    if (c0 === 47 && out.filename === undefined && textStart < 0) {
+      out.filename = v;
+      continue;
+    }
+    if (c0 === 42 && v.length > 1 && usernameSlot && out.username === undefined && textStart < 0) {
+      out.username = v;
+      continue;
+    }
+    if (startsWithCI(v, 'smtp;') || (counted ? isReplyValue(v) : isReplyAt(s, piece.start, piece.end))) {
+      // Uncounted, the diagnostic is free text with blanks: it runs to the end of the line.
+      out.diagnostic = counted ? v : s.slice(piece.start).trim();
+      if (textStart >= 0 && textEnd < 0) textEnd = piece.start;
+      if (counted) continue;
+      break;
+    }
+    // Notary flags, sensitivity, priority, queue time: numbers nothing here needs.
+    if (isDigits(v)) continue;
+    if (startsWithCI(v, 'dns;')) {
+      structured = true;
+      continue;
+    }
+    const tr = parseTransport(v);
+    if (tr) {
+      out.transport ??= tr;
+      structured = true;
+      continue;
+    }
+    if (isApplication(v) && !usernameSlot) {
+      out.application ??= v;
+      continue;
+    }
+    if (counted) {
+      // A counted value is whole: a source system with its HELO, the username, or free text.
+      if (c0 === 40) {
+        readGroup(v, out);
+        structured = true;
+        continue;
+      }
+      const src = v.charCodeAt(v.length - 1) === 41 ? parseSourceSystem(v) : undefined;
+      if (src) {
+        out.sourceIp = src.ip;
+        if (src.helo !== undefined) out.helo = src.helo;
+        structured = true;
+      } else if (usernameSlot && out.username === undefined && out.words.length === 0 && !structured && !v.includes(' ')) {
+        out.username = v;
+      } else out.words.push(v);
+      continue;
+    }
+    // A bare word: HELO of a source system, remote host, the username field, or free text.
+    const next = reader.peek();
+    // Format 1 writes an empty HELO as a second blank: only an adjacent word is the HELO.
+    if (next?.kind === 'group' && next.start === piece.end + 1) {
+      const inner = next.value.slice(1, next.value.charCodeAt(next.value.length - 1) === 41 ? -1 : undefined);
+      const src = bracketIp(inner);
+      if (src) {
+        reader.next();
+        out.helo = v;
+        out.sourceIp = src.ip;
+        structured = true;
+        continue;
+      }
+    }
+    if (next?.kind === 'value' && startsWithCI(next.value, 'dns;')) continue;
+    if (usernameSlot && out.username === undefined && textStart < 0 && !structured) {
+      out.username = v;
+      continue;
+    }
+    if (textStart < 0 && isHostName(v)) continue;
+    if (textStart < 0) textStart = piece.start;
+  }
+  if (out.words.length > 0) out.text = out.words.join(' ');
+  else if (textStart >= 0) {
+    const t = s.slice(textStart, textEnd < 0 ? s.length : textEnd).trim();
+    if (t) out.text = t;
+  }
+  return out;
+}
+
+/** A counted diagnostic value: `550 5.1.1 …` or `smtp;550 …`. */
+function isReplyValue(v: string): boolean {
+  const sp = v.indexOf(' ');
+  return sp > 0 && isReplyAt(v, 0, sp);
+}
+
+/** The three-digit reply code at the start of a diagnostic (after `smtp;`), or ''. */
+export function replyCode(diag: string | undefined): string {
+  if (!diag) return '';
+  const d = startsWithCI(diag, 'smtp;') ? diag.slice(5) : diag;
+  return d.length >= 3 && isDigit(d.charCodeAt(0)) && isDigit(d.charCodeAt(1)) && isDigit(d.charCodeAt(2)) ? d.slice(0, 3) : '';
+}
+
+// ---------------------------------------------------------------- SMTP AUTH (`U` records)
+
+/** MTA summaries of an auth attempt, which precede the login in an uncounted `U` record. */
+const AUTH_MESSAGES = ['bad password', 'authentication successful', 'authentication failed', 'no such user', 'invalid user'];
+
+/**
+ * Splits the free text of an uncounted `U` record, `<summary> <login>`, into its parts.
+ * The login is the last word when it looks like one (has an `@`, or follows a known
+ * summary); a lone word is a login with no summary logged.
+ */
+export function splitAuthText(text: string | undefined): { message?: string; login?: string } {
+  if (!text) return {};
+  const sp = text.lastIndexOf(' ');
+  const last = text.slice(sp + 1);
+  const before = sp < 0 ? '' : text.slice(0, sp).trim();
+  const lower = before.toLowerCase();
+  const afterChannel = lower.endsWith(' channel') || lower === 'channel';
+  const known = AUTH_MESSAGES.some((m) => lower.startsWith(m));
+  if (before === '') return AUTH_MESSAGES.includes(text.toLowerCase()) ? { message: text } : { login: last };
+  if (!afterChannel && (last.includes('@') || last.charCodeAt(0) === 42 || known) && !AUTH_MESSAGES.includes(text.toLowerCase())) {
+    return { message: before, login: last };
+  }
+  return { message: text };
+}
+
+/**
+ * What an auth attempt came to: the reply (235 / 535, 5.7.8) decides; without one, the
+ * summary's wording. 4xx replies and other refusals (mechanism not offered, TLS first)
+ * are not a wrong password, so they say nothing.
+ */
+export function authOutcome(diagnostic: string | undefined, message: string | undefined): 'success' | 'failure' | undefined {
+  const code = replyCode(diagnostic);
+  if (code === '235') return 'success';
+  if (code === '535' || (code.startsWith('5') && diagnostic?.includes(' 5.7.8') === true)) return 'failure';
+  if (code !== '') return undefined;
+  const m = (message ?? '').toLowerCase();
+  if (m.includes('successful')) return 'success';
+  if (m.includes('bad password') || m.includes('authentication failed')) return 'failure';
+  return undefined;
+}
+
+/** Login from a username field: `*alice@example.edu` -> `alice@example.edu`; the OS account -> undefined. */
+export function loginOf(username: string | undefined): string | undefined {
+  if (username === undefined || username.charCodeAt(0) !== 42) return undefined;
+  const l = username.slice(1).trim();
+  return l === '' ? undefined : l;
+}
+
+/** `rfc822;addr` -> `addr`; `<>` -> ''. The address type is whatever precedes the first `;`. */
+export function stripAddressType(v: string): string {
+  const semi = v.indexOf(';');
+  const bare = semi >= 0 && semi <= 20 ? v.slice(semi + 1) : v;
+  return stripAngles(bare);
+}
+
+/** Whether a word is an `rfc822;…`-style typed recipient (then the From before it was empty). */
+export function hasAddressType(v: string): boolean {
+  const semi = v.indexOf(';');
+  if (semi <= 0 || semi > 20) return false;
+  for (let i = 0; i < semi; i++) {
+    const c = v.charCodeAt(i);
+    if (!(isDigit(c) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 45)) return false;
+  }
+  return true;
+}

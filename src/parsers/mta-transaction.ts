@@ -1,0 +1,367 @@
+/**
+ * Oracle Communications (Sun Java System) Messaging Server MTA transaction log:
+ * `mail.log_current` (and `connection.log_current` with SEPARATE_CONNECTION_LOG=1),
+ * LOG_FORMAT 1 (padded columns), 2 (`<>` for empty addresses), 3 (`N:` counted
+ * fields) and 4 (one XML element per line). This file turns one line into one event;
+ * src/correlate/mta-transaction.ts joins the per-recipient records into messages.
+ */
+import { stripAngles } from '../core/address.js';
+import type { LogLine } from '../core/types.js';
+import { createMtaCorrelator } from '../correlate/mta-transaction.js';
+import {
+  authOutcome, hasAddressType, isDigits, isEntryCode, isProcessId, loginOf, parseAttributes,
+  parseSourceSystem, parseTransport, readCounted, scanOptional, skipSpaces, splitAuthText, StampCache,
+  stripAddressType, USEFUL_HEADERS,
+  type MtaConnection, type MtaEvent, type MtaMessage,
+} from './mta-fields.js';
+import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult } from './types.js';
+
+export type { MtaEvent } from './mta-fields.js';
+
+type Result = ParseResult<MtaEvent>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const event = (e: MtaEvent): Result => ({ kind: 'event', event: e });
+
+/** `N:` at the start of a format-3 field. */
+const COUNT_PREFIX = /^\d{1,7}:/;
+
+/**
+ * Format 1 pads each channel to 12 columns; a run of blanks this long before the entry
+ * code is an empty destination-channel column (dequeue and `J` records), not a separator.
+ */
+const BLANK_COLUMN = 13;
+/** node, process, source channel, destination channel, `+`/`-`, entry, size: enough to find the entry. */
+const HEAD_TOKENS = 8;
+/** Records written by the receiving side, where the transport's remote end is the client. */
+const INBOUND_ACTIONS = new Set(['E', 'J', 'V', 'B']);
+
+interface Token {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+function headTokens(s: string, p: number): Token[] {
+  const out: Token[] = [];
+  let i = skipSpaces(s, p);
+  while (i < s.length && out.length < HEAD_TOKENS) {
+    let j = i;
+    while (j < s.length && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
+    out.push({ start: i, end: j, text: s.slice(i, j) });
+    i = skipSpaces(s, j);
+  }
+  return out;
+}
+
+/** LOG_HEADER line text after `> `: `Name: value`. Only headers some rule reads become events. */
+function headerEvent(at: number, stamp: string, text: string, process?: string): Result {
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon > 80) return IGNORED;
+  const name = text.slice(0, colon).trim().toLowerCase();
+  if (!USEFUL_HEADERS.has(name)) return IGNORED;
+  return event({
+    type: 'header', at, stamp, name, value: text.slice(colon + 1).trim(),
+    ...(process !== undefined ? { process } : {}),
+  });
+}
+
+interface Prefix {
+  node?: string;
+  process?: string;
+  channels: string[];
+}
+
+/**
+ * Node, process id and channels before the entry code. The process id is known by its
+ * shape; without one, a record with three words has a node, and two words are either
+ * both channels or a node and a channel with a blank destination column after it.
+ */
+function splitPrefix(pre: readonly string[], blankAfter: boolean): Prefix {
+  const pIdx = pre.findIndex((t, i) => i <= 1 && i < pre.length - 1 && isProcessId(t));
+  if (pIdx >= 0) {
+    const out: Prefix = { process: pre[pIdx] ?? '', channels: pre.slice(pIdx + 1, pIdx + 3) };
+    if (pIdx === 1 && pre[0] !== undefined) out.node = pre[0];
+    return out;
+  }
+  if (pre.length >= 3 || (pre.length === 2 && blankAfter)) {
+    return { node: pre[0] ?? '', channels: pre.slice(1, 3) };
+  }
+  return { channels: pre.slice(0, 2) };
+}
+
+interface Addresses {
+  from: string;
+  origTo: string;
+  to: string;
+  end: number;
+  counted: boolean;
+}
+
+/** Counted (format 3) From, original To and current To, if the line is counted. */
+function countedAddresses(s: string, p: number): Addresses | undefined {
+  const a = readCounted(s, p);
+  if (!a) return undefined;
+  const b = readCounted(s, skipSpaces(s, a.end));
+  if (!b) return undefined;
+  const c = readCounted(s, skipSpaces(s, b.end));
+  const end = c ? c.end : b.end;
+  return { from: stripAngles(a.value), origTo: stripAddressType(b.value), to: stripAngles(c?.value ?? ''), end, counted: true };
+}
+
+function wordAt(s: string, p: number): { text: string; end: number } {
+  const i = skipSpaces(s, p);
+  let j = i;
+  while (j < s.length && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
+  return { text: s.slice(i, j), end: j };
+}
+
+/**
+ * Uncounted From / original To / current To. Empty fields are bare blanks in format 1,
+ * so position lies: the word after the size is the From unless it is already the
+ * `rfc822;`-typed original recipient.
+ */
+function looseAddresses(s: string, p: number): Addresses | undefined {
+  const first = wordAt(s, p);
+  if (first.text === '') return undefined;
+  let from = '';
+  let orig = first;
+  if (!hasAddressType(first.text)) {
+    from = first.text;
+    orig = wordAt(s, first.end);
+  }
+  const to = wordAt(s, orig.end);
+  return { from: stripAngles(from), origTo: stripAddressType(orig.text), to: stripAngles(to.text), end: to.end, counted: false };
+}
+
+function messageRecord(s: string, at: number, stamp: string, toks: readonly Token[], act: number): Result {
+  const entryTok = toks[act];
+  const sizeTok = toks[act + 1];
+  const last = toks[act - 1];
+  if (!entryTok || !sizeTok || !last) return UNRECOGNISED;
+  const pre = toks.slice(0, act).map((t) => t.text);
+  const prefix = splitPrefix(pre, entryTok.start - last.end >= BLANK_COLUMN);
+  const src = prefix.channels[0];
+  if (src === undefined) return UNRECOGNISED;
+  const p = skipSpaces(s, sizeTok.end);
+  const addr = countedAddresses(s, p) ?? (COUNT_PREFIX.test(s.slice(p, p + 9)) ? undefined : looseAddresses(s, p));
+  // A count that does not fit is a cut or corrupt format-3 line: guessing would shift every field.
+  if (!addr) return UNRECOGNISED;
+  const opt = scanOptional(s, addr.end, addr.counted, true);
+  const entry = entryTok.text;
+  const action = entry.charAt(0);
+  const e: Mutable<MtaMessage> = {
+    type: 'message', at, stamp, entry, action, modifiers: entry.slice(1), srcChannel: src,
+    size: Number(sizeTok.text), from: addr.from, origTo: addr.origTo, to: addr.to,
+  };
+  fillCommon(e, prefix.node, prefix.process);
+  if (prefix.channels[1] !== undefined) e.dstChannel = prefix.channels[1];
+  if (opt.filename !== undefined) e.filename = opt.filename;
+  const [id1, id2] = opt.ids;
+  // Two ids are LOG_ENVELOPE_ID then LOG_MESSAGE_ID; a lone one is nearly always the message id.
+  if (id2 !== undefined) {
+    e.envelopeId = id1 ?? '';
+    e.messageId = id2;
+  } else if (id1 !== undefined) e.messageId = id1;
+  if (opt.username !== undefined) {
+    e.username = opt.username;
+    const login = loginOf(opt.username);
+    if (login !== undefined) e.login = login;
+  }
+  if (opt.helo !== undefined) e.helo = opt.helo;
+  const clientIp = opt.sourceIp ?? (INBOUND_ACTIONS.has(action) ? opt.transport?.remoteIp : undefined);
+  if (clientIp !== undefined) e.clientIp = clientIp;
+  if (opt.diagnostic !== undefined) e.diagnostic = opt.diagnostic;
+  if (opt.text !== undefined) e.reason = opt.text;
+  return event(e);
+}
+
+function fillCommon(e: Mutable<MtaMessage> | Mutable<MtaConnection>, node?: string, process?: string): void {
+  if (node !== undefined && node !== '') e.node = node;
+  if (process !== undefined && process !== '') e.process = process;
+}
+
+function connectionRecord(s: string, at: number, stamp: string, toks: readonly Token[], dir: number): Result {
+  const entryTok = toks[dir + 1];
+  const dirTok = toks[dir];
+  if (!entryTok || !dirTok) return UNRECOGNISED;
+  const pre = toks.slice(0, dir).map((t) => t.text);
+  const channel = pre[pre.length - 1];
+  if (channel === undefined) return UNRECOGNISED;
+  const rest = pre.slice(0, -1);
+  const process = rest.find(isProcessId);
+  const node = rest.find((t) => t !== process);
+  const p = skipSpaces(s, entryTok.end);
+  const counted = readCounted(s, p) !== undefined;
+  const opt = scanOptional(s, p, counted, false);
+  const entry = entryTok.text;
+  const e: Mutable<MtaConnection> = {
+    type: 'connection', at, stamp, entry, action: entry.charAt(0), modifiers: entry.slice(1), channel,
+    direction: dirTok.text === '-' ? '-' : '+',
+  };
+  fillCommon(e, node, process);
+  if (opt.transport?.localIp !== undefined) e.localIp = opt.transport.localIp;
+  if (opt.transport?.remoteIp !== undefined) e.remoteIp = opt.transport.remoteIp;
+  if (opt.application !== undefined) e.application = opt.application;
+  if (opt.diagnostic !== undefined) e.diagnostic = opt.diagnostic;
+  if (e.action === 'U') {
+    // Counted, summary and login are separate values; uncounted, one run of words.
+    const { message, login } = opt.words.length >= 2
+      ? { message: opt.words.slice(0, -1).join(' '), login: opt.words[opt.words.length - 1] }
+      : splitAuthText(opt.text);
+    if (message !== undefined) e.message = message;
+    const l = login?.charCodeAt(0) === 42 ? login.slice(1) : login;
+    if (l) e.login = l;
+    const outcome = authOutcome(e.diagnostic, message);
+    if (outcome !== undefined) e.auth = outcome;
+  } else if (opt.text !== undefined) e.message = opt.text;
+  return event(e);
+}
+
+/** Formats 1-3: `DD-Mon-YYYY HH:MM:SS.cc [node] [process] channels entry …`. */
+export function parseClassic(s: string, stamps: StampCache): Result {
+  const st = stamps.classic(s);
+  if (!st) return UNRECOGNISED;
+  const [at, bodyStart] = st;
+  const stamp = s.slice(0, bodyStart - 1);
+  const p = skipSpaces(s, bodyStart);
+  if (s.charCodeAt(p) === 62 && s.charCodeAt(p + 1) === 32) return headerEvent(at, stamp, s.slice(p + 2));
+  const toks = headTokens(s, p);
+  for (let i = 0; i < toks.length - 1; i++) {
+    const t = toks[i]?.text ?? '';
+    const next = toks[i + 1]?.text ?? '';
+    if ((t === '+' || t === '-') && i >= 1 && isEntryCode(next)) return connectionRecord(s, at, stamp, toks, i);
+    if (i >= 1 && isEntryCode(t) && isDigits(next)) return messageRecord(s, at, stamp, toks, i);
+  }
+  return UNRECOGNISED;
+}
+
+function xmlMessage(a: ReadonlyMap<string, string>, at: number, stamp: string): Result {
+  const entry = a.get('ac') ?? '';
+  if (!isEntryCode(entry)) return UNRECOGNISED;
+  const action = entry.charAt(0);
+  const modifiers = entry.slice(1);
+  const size = Number(a.get('sz') ?? '');
+  const e: Mutable<MtaMessage> = {
+    type: 'message', at, stamp, entry, action, modifiers, srcChannel: a.get('sc') ?? '',
+    from: stripAngles(a.get('so') ?? ''), origTo: stripAddressType(a.get('od') ?? ''), to: stripAngles(a.get('de') ?? ''),
+  };
+  fillCommon(e, a.get('no'), a.get('pi'));
+  const dc = a.get('dc');
+  if (dc) e.dstChannel = dc;
+  if (Number.isFinite(size) && a.has('sz')) e.size = size;
+  const set = (k: 'filename' | 'envelopeId' | 'messageId' | 'diagnostic' | 'reason', v: string | undefined): void => {
+    if (v !== undefined && v !== '') e[k] = v;
+  };
+  set('filename', a.get('fi'));
+  set('envelopeId', stripAngles(a.get('ei') ?? ''));
+  set('messageId', stripAngles(a.get('mi') ?? ''));
+  set('diagnostic', a.get('di'));
+  set('reason', a.get('re'));
+  const us = a.get('us');
+  if (us !== undefined && us !== '') {
+    e.username = us;
+    // XML writes the same `*login` field; a bare `us` on an `A` record is the login too.
+    const login = loginOf(us) ?? (modifiers.includes('A') ? us : undefined);
+    if (login !== undefined) e.login = login;
+  }
+  const ss = parseSourceSystem(a.get('ss') ?? '');
+  if (ss?.helo !== undefined) e.helo = ss.helo;
+  const clientIp = ss?.ip ?? (INBOUND_ACTIONS.has(action) ? parseTransport(a.get('tr') ?? '')?.remoteIp : undefined);
+  if (clientIp !== undefined) e.clientIp = clientIp;
+  return event(e);
+}
+
+function xmlConnection(a: ReadonlyMap<string, string>, at: number, stamp: string): Result {
+  const entry = a.get('ac') ?? '';
+  if (!isEntryCode(entry)) return UNRECOGNISED;
+  const e: Mutable<MtaConnection> = {
+    type: 'connection', at, stamp, entry, action: entry.charAt(0), modifiers: entry.slice(1),
+    channel: a.get('sc') ?? '', direction: a.get('dr') === '-' ? '-' : '+',
+  };
+  fillCommon(e, a.get('no'), a.get('pi'));
+  const tr = parseTransport(a.get('tr') ?? '');
+  if (tr?.localIp !== undefined) e.localIp = tr.localIp;
+  if (tr?.remoteIp !== undefined) e.remoteIp = tr.remoteIp;
+  const ap = a.get('ap');
+  if (ap) e.application = ap;
+  const mi = a.get('mi');
+  if (mi) e.message = mi;
+  const di = a.get('di');
+  if (di) e.diagnostic = di;
+  const us = a.get('us');
+  const login = us?.charCodeAt(0) === 42 ? us.slice(1) : us;
+  if (login) e.login = login;
+  if (e.action === 'U') {
+    const outcome = authOutcome(di, mi);
+    if (outcome !== undefined) e.auth = outcome;
+  }
+  return event(e);
+}
+
+/** `<he …/>`: the header is whichever attribute holds `Name: value`. */
+function xmlHeader(a: ReadonlyMap<string, string>, at: number, stamp: string): Result {
+  for (const [k, v] of a) {
+    if (k === 'ts' || k === 'pi' || k === 'no') continue;
+    const colon = v.indexOf(':');
+    if (colon > 0 && colon <= 80 && v.lastIndexOf(' ', colon) < 0) return headerEvent(at, stamp, v, a.get('pi'));
+  }
+  return IGNORED;
+}
+
+/** Format 4: `<en …/>` message, `<co …/>` connection, `<he …/>` header; attributes by name. */
+export function parseXml(s: string, stamps: StampCache): Result {
+  const tag = s.slice(1, 3);
+  if (s.charCodeAt(3) !== 32 || (tag !== 'en' && tag !== 'co' && tag !== 'he')) return UNRECOGNISED;
+  const a = parseAttributes(s, 4);
+  const ts = a?.get('ts');
+  if (!a || ts === undefined) return UNRECOGNISED;
+  const at = stamps.iso(ts);
+  if (at === undefined) return UNRECOGNISED;
+  if (tag === 'en') return xmlMessage(a, at, ts);
+  if (tag === 'co') return xmlConnection(a, at, ts);
+  return xmlHeader(a, at, ts);
+}
+
+export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => Result {
+  const stamps = new StampCache(ctx.timezone);
+  return (line) => {
+    let s = line.text;
+    if (s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1);
+    if (s.length === 0 || ((s.charCodeAt(0) === 32 || s.charCodeAt(0) === 9) && s.trim() === '')) return IGNORED;
+    try {
+      const c0 = s.charCodeAt(0);
+      if (c0 === 60) return parseXml(s, stamps);
+      if (c0 >= 48 && c0 <= 57) return parseClassic(s, stamps);
+      return UNRECOGNISED;
+    } catch {
+      // A parser bug must cost one line, never the scan.
+      return UNRECOGNISED;
+    }
+  };
+}
+
+const CLASSIC_DETECT = /^\d{1,2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2}:\d{2}\.\d{2} +\S/;
+const XML_DETECT = /^<(?:en|co|he) [a-z]{2}="/;
+
+/** Share of sample lines that start like a transaction-log entry; other families score 0. */
+export function detectMtaTransaction(sample: readonly string[]): number {
+  let lines = 0;
+  let ours = 0;
+  for (const raw of sample) {
+    const text = raw.length > 200 ? raw.slice(0, 200) : raw;
+    if (text.trim() === '' || text.startsWith('#')) continue;
+    lines++;
+    if (CLASSIC_DETECT.test(text) || (XML_DETECT.test(text) && text.includes(' ts="'))) ours++;
+  }
+  if (lines === 0 || ours === 0) return 0;
+  return Math.min(1, (ours / lines) * 0.95 + 0.05);
+}
+
+export const mtaTransaction = defineParser<MtaEvent>({
+  name: 'mta-transaction',
+  description: 'Messaging Server (Oracle/Sun) MTA transaction log mail.log_current, LOG_FORMAT 1-4',
+  detect: detectMtaTransaction,
+  createLineParser: createMtaLineParser,
+  createCorrelator: createMtaCorrelator,
+});
