@@ -77,15 +77,18 @@ export function zonedToEpoch(
   hour: number, minute: number, second: number, ms = 0,
 ): number {
   const asUtc = Date.UTC(year, month0, day, hour, minute, second, ms);
-  const first = zoneOffset(tz, asUtc);
-  let t = asUtc - first;
-  const second2 = zoneOffset(tz, t);
-  if (second2 !== first) {
-    const t2 = asUtc - second2;
-    // Keep whichever candidate really reads as the wanted wall time; prefer the earlier.
-    t = zoneOffset(tz, t2) === second2 ? Math.min(t, t2) : t;
+  if (tz === 'UTC' || tz === 'Etc/UTC') return asUtc;
+  // The offsets in force half a day either side cover any single transition; a candidate
+  // is real only if the zone really has that offset at that instant.
+  const before = zoneOffset(tz, asUtc - 14 * 3_600_000);
+  const after = zoneOffset(tz, asUtc + 14 * 3_600_000);
+  let best = Number.POSITIVE_INFINITY;
+  for (const off of before === after ? [before] : [before, after]) {
+    const t = asUtc - off;
+    if (zoneOffset(tz, t) === off && t < best) best = t;
   }
-  return t;
+  // A wall time skipped by a spring-forward: read it with the old offset, as a clock would.
+  return Number.isFinite(best) ? best : asUtc - before;
 }
 
 export interface LocalParts {
