@@ -12,7 +12,7 @@ import { hostTimezone, isValidTimezone } from '../core/time.js';
 import { SEVERITY_RANK, type Finding, type Severity } from '../core/types.js';
 import { createEngine } from '../rules/engine.js';
 import { InputError } from '../sources/lines.js';
-import { OUTPUT_FORMATS, sortFindings, toNdjsonLine, toText, toTsvLine, type OutputFormat } from './output.js';
+import { OUTPUT_FORMATS, toNdjsonLine, toText, toTsvLine } from './output.js';
 import { parseTimeArg } from './time-args.js';
 import type { Io } from './io.js';
 
@@ -65,10 +65,8 @@ function reportInput(io: Io, s: InputSummary, o: ScanOptions): void {
   if (!o.quiet) for (const d of s.diagnostics) io.err(`${s.name}: ${d}`);
 }
 
-export function render(findings: readonly Finding[], format: OutputFormat, o: ScanOptions, tz: string, isTty: boolean): string {
+export function renderText(findings: readonly Finding[], o: ScanOptions, tz: string, isTty: boolean): string {
   if (findings.length === 0) return '';
-  if (format === 'ndjson') return sortFindings(findings).map(toNdjsonLine).join('\n') + '\n';
-  if (format === 'tsv') return sortFindings(findings).map(toTsvLine).join('\n') + '\n';
   const chalk = new Chalk({ level: colourLevel(o, isTty) });
   return toText(findings, { chalk, timezone: tz, evidenceLines: o.verbose ? 20 : 3, width: 240 });
 }
@@ -85,14 +83,25 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
   const inputs = files.length > 0 ? files : ['-'];
   if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
 
-  const findings: Finding[] = [];
-  const engine = createEngine(config, resolveContext(config), (f) => findings.push(f), { since, until });
+  // NDJSON and TSV stream each finding as it is raised, so memory does not grow with
+  // their number; text groups by account and so has to hold them.
+  const held: Finding[] = [];
+  let shown = 0;
+  const minRank = SEVERITY_RANK[minSeverity];
+  const onFinding = (f: Finding): void => {
+    if (SEVERITY_RANK[f.severity] < minRank) return;
+    shown++;
+    if (format === 'ndjson') io.write(`${toNdjsonLine(f)}\n`);
+    else if (format === 'tsv') io.write(`${toTsvLine(f)}\n`);
+    else held.push(f);
+  };
+  const engine = createEngine(config, resolveContext(config), onFinding, { since, until });
   let failed = false;
   for (const path of inputs) {
     try {
       const summary = await processInput(path, {
         format: o.format, timezone: tz, defaultDomain: o.defaultDomain ?? config.defaultDomain, openTtlMs: OPEN_TTL_MS,
-        keepUnrecognised: o.verbose ? 100 : 0, onRecord: (r) => engine.onRecord(r),
+        keepUnrecognised: o.verbose ? 100 : 0, onRecord: (r) => engine.onRecord(r), afterBatch: () => io.drain(),
       });
       reportInput(io, summary, o);
     } catch (e) {
@@ -101,8 +110,8 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
       failed = true;
     }
   }
-  const shown = findings.filter((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[minSeverity]);
-  await io.out(render(shown, format, o, tz, io.stdoutIsTty));
+  if (format === 'text') await io.out(renderText(held, o, tz, io.stdoutIsTty));
+  else await io.out('');
   if (failed) return EXIT.RUNTIME;
-  return shown.length > 0 ? EXIT.FINDINGS : EXIT.OK;
+  return shown > 0 ? EXIT.FINDINGS : EXIT.OK;
 }

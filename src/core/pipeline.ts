@@ -25,6 +25,8 @@ export interface InputOptions {
   /** Overrides the file's mtime as the anchor for year-less stamps (`--year`). */
   readonly referenceTime?: number | undefined;
   readonly onRecord: (record: MailRecord) => void;
+  /** Awaited after every batch: lets output drain before more is read (backpressure). */
+  readonly afterBatch?: () => Promise<void>;
 }
 
 export interface InputSummary {
@@ -103,6 +105,7 @@ export async function processInput(path: string, opts: InputOptions): Promise<In
           summary.unrecognisedSamples.push(line);
         }
       }
+      if (opts.afterBatch) await opts.afterBatch();
     }
     if (session) {
       session.flush();
