@@ -1,0 +1,188 @@
+/**
+ * odd-hours. Global office hours: Mon-Fri 07:00-19:00 Europe/Berlin (CET, UTC+1,
+ * until 29 March 2026 01:00 UTC; CEST, UTC+2, until 25 October 2026 01:00 UTC).
+ * Times in the tables are UTC; comments give the local time.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { burst, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
+import { withinOfficeHours } from '../../src/rules/odd-hours.js';
+import type { ResolvedOfficeHours } from '../../src/rules/types.js';
+
+const RULE = 'odd-hours';
+const BERLIN = 'Europe/Berlin';
+const NY = 'America/New_York';
+const ALL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+const NURSE = 'nurse@example.edu';
+const PROF = 'prof@example.edu';
+const LEAD = 'lead@example.edu';
+const TEMP = 'temp@example.edu';
+
+const SITE = {
+  officeHours: { timezone: BERLIN },
+  groups: {
+    night: { officeHours: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '22:00', end: '06:00', timezone: BERLIN } },
+    plain: { trustedNetworks: ['198.51.100.0/24'] },
+  },
+  accounts: {
+    [NURSE]: { groups: ['night'] },
+    [PROF]: { officeHours: { start: '08:00', end: '18:00', timezone: NY } },
+    [LEAD]: { groups: ['night'], officeHours: { timezone: BERLIN } },
+    [TEMP]: { groups: ['plain', 'night'] },
+  },
+};
+const site = (options: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ ...SITE, ...extra, rules: { [RULE]: options } });
+const everyDay = (over: Record<string, unknown> = {}): Record<string, unknown> => site({}, { officeHours: { timezone: BERLIN, days: ALL_DAYS, ...over } });
+
+const at = (iso: string): number => Date.parse(iso);
+const sent = (iso: string, account?: string) => submission({ at: at(iso), ...(account ? { account } : {}) });
+
+const off = (local: string, more: Partial<ExpectedFinding> = {}, timezone = BERLIN): ExpectedFinding =>
+  ({ severity: 'info', ...more, data: { local_time: local, timezone, messages: 1, ...more.data } });
+
+ruleTester(RULE, {
+  valid: [
+    { name: 'Wednesday 11:00', config: site(), records: [sent('2026-03-04T10:00:00Z')] },
+    { name: 'Wednesday 07:00 exactly (start is inclusive)', config: site(), records: [sent('2026-03-04T06:00:00Z')] },
+    { name: 'Wednesday 18:59', config: site(), records: [sent('2026-03-04T17:59:59Z')] },
+    { name: 'Friday 18:30', config: site(), records: [sent('2026-03-06T17:30:00Z')] },
+    { name: 'summer time: Wednesday 1 July 07:30 CEST (05:30Z)', config: site(), records: [sent('2026-07-01T05:30:00Z')] },
+    { name: 'DST spring: Sunday 29 March 07:30 CEST (05:30Z), every day open', config: everyDay(), records: [sent('2026-03-29T05:30:00Z')] },
+    { name: 'DST spring: Sunday 29 March 18:30 CEST (16:30Z)', config: everyDay(), records: [sent('2026-03-29T16:30:00Z')] },
+    { name: 'DST autumn: Sunday 25 October 07:30 CET (06:30Z)', config: everyDay(), records: [sent('2026-10-25T06:30:00Z')] },
+    { name: 'DST autumn: Sunday 25 October 18:30 CET (17:30Z)', config: everyDay(), records: [sent('2026-10-25T17:30:00Z')] },
+    { name: 'DST autumn: Saturday 24 October 07:30 CEST (05:30Z)', config: everyDay(), records: [sent('2026-10-24T05:30:00Z')] },
+    { name: 'weekend office: Saturday 11:00 with days sat,sun', config: site({}, { officeHours: { timezone: BERLIN, days: ['sat', 'sun'] } }), records: [sent('2026-03-07T10:00:00Z')] },
+    { name: '00:00-24:00 every day: Sunday 03:00', config: everyDay({ start: '00:00', end: '24:00' }), records: [sent('2026-03-08T02:00:00Z')] },
+    { name: 'night shift (group): Wednesday 23:30', config: site(), records: [sent('2026-03-04T22:30:00Z', NURSE)] },
+    { name: 'night shift: Thursday 03:00 (Wednesday night)', config: site(), records: [sent('2026-03-05T02:00:00Z', NURSE)] },
+    { name: 'night shift: Saturday 03:00 is Friday night\'s shift', config: site(), records: [sent('2026-03-07T02:00:00Z', NURSE)] },
+    { name: 'night shift: Saturday 05:59', config: site(), records: [sent('2026-03-07T04:59:00Z', NURSE)] },
+    { name: 'night shift: Monday 22:00 exactly', config: site(), records: [sent('2026-03-09T21:00:00Z', NURSE)] },
+    { name: 'per-account zone: Wednesday 17:30 in New York (23:30 in Berlin)', config: site(), records: [sent('2026-03-04T22:30:00Z', PROF)] },
+    { name: 'first group that has office hours applies', config: site(), records: [sent('2026-03-04T22:30:00Z', TEMP)] },
+    { name: 'account office hours beat its group\'s: Wednesday 11:00', config: site(), records: [sent('2026-03-04T10:00:00Z', LEAD)] },
+    {
+      name: 'top-level timezone when office hours name none: Wednesday 09:30 in Tokyo (00:30Z)',
+      config: { timezone: 'Asia/Tokyo' },
+      records: [sent('2026-03-04T00:30:00Z')],
+    },
+    { name: 'one message at Saturday 11:00 is only noted (info)', config: site(), records: [sent('2026-03-07T10:00:00Z')], allowInfo: true },
+    { name: '19 off-hours messages in a stretch stay info', config: site(), records: burst(19, at('2026-03-07T10:00:00Z'), 5 * MINUTE), allowInfo: true },
+    {
+      name: 'in-hours messages around an off-hours one do not count',
+      config: site(),
+      records: [...burst(50, at('2026-03-04T10:00:00Z'), MINUTE), sent('2026-03-04T18:30:00Z'), ...burst(50, at('2026-03-05T10:00:00Z'), MINUTE)],
+      allowInfo: true,
+    },
+  ],
+  invalid: [
+    {
+      name: 'Wednesday 06:59',
+      config: site(),
+      records: [sent('2026-03-04T05:59:00Z')],
+      findings: [off('06:59', { message: 'sent at 06:59 Europe/Berlin, outside office hours (mon,tue,wed,thu,fri 07:00-19:00 Europe/Berlin)' })],
+    },
+    { name: 'Wednesday 19:00 (end is exclusive)', config: site(), records: [sent('2026-03-04T18:00:00Z')], findings: [off('19:00')] },
+    { name: 'Saturday 11:00 (weekend)', config: site(), records: [sent('2026-03-07T10:00:00Z')], findings: [off('11:00')] },
+    { name: 'Sunday 11:00 (weekend)', config: site(), records: [sent('2026-03-08T10:00:00Z')], findings: [off('11:00')] },
+    { name: 'Wednesday 00:30 local is Tuesday 23:30 UTC', config: site(), records: [sent('2026-03-03T23:30:00Z')], findings: [off('00:30')] },
+    { name: 'summer time: Wednesday 1 July 06:30 CEST (04:30Z)', config: site(), records: [sent('2026-07-01T04:30:00Z')], findings: [off('06:30')] },
+    { name: 'DST spring: Saturday 28 March 06:30 CET (05:30Z)', config: everyDay(), records: [sent('2026-03-28T05:30:00Z')], findings: [off('06:30')] },
+    { name: 'DST spring: Sunday 29 March 06:30 CEST (04:30Z)', config: everyDay(), records: [sent('2026-03-29T04:30:00Z')], findings: [off('06:30')] },
+    { name: 'DST spring: Sunday 29 March 03:00 CEST, just after the skipped hour (01:00Z)', config: everyDay(), records: [sent('2026-03-29T01:00:00Z')], findings: [off('03:00')] },
+    { name: 'DST spring: Sunday 29 March 19:00 CEST (17:00Z)', config: everyDay(), records: [sent('2026-03-29T17:00:00Z')], findings: [off('19:00')] },
+    { name: 'DST autumn: Saturday 24 October 19:30 CEST (17:30Z)', config: everyDay(), records: [sent('2026-10-24T17:30:00Z')], findings: [off('19:30')] },
+    { name: 'DST autumn: Sunday 25 October 19:30 CET (18:30Z)', config: everyDay(), records: [sent('2026-10-25T18:30:00Z')], findings: [off('19:30')] },
+    { name: 'DST autumn: Sunday 25 October 06:30 CET (05:30Z)', config: everyDay(), records: [sent('2026-10-25T05:30:00Z')], findings: [off('06:30')] },
+    { name: 'DST autumn: the repeated hour, 02:30 CET (01:30Z)', config: everyDay(), records: [sent('2026-10-25T01:30:00Z')], findings: [off('02:30')] },
+    { name: 'weekend office: Monday 11:00 with days sat,sun', config: site({}, { officeHours: { timezone: BERLIN, days: ['sat', 'sun'] } }), records: [sent('2026-03-09T10:00:00Z')], findings: [off('11:00')] },
+    { name: 'night shift: Wednesday 12:00', config: site(), records: [sent('2026-03-04T11:00:00Z', NURSE)], findings: [off('12:00', { account: NURSE })] },
+    { name: 'night shift: Monday 03:00 is Sunday night, no shift', config: site(), records: [sent('2026-03-09T02:00:00Z', NURSE)], findings: [off('03:00', { account: NURSE })] },
+    { name: 'night shift: Saturday 22:30, no shift starts on Saturday', config: site(), records: [sent('2026-03-07T21:30:00Z', NURSE)], findings: [off('22:30', { account: NURSE })] },
+    { name: 'night shift: Thursday 06:00 (end is exclusive)', config: site(), records: [sent('2026-03-05T05:00:00Z', NURSE)], findings: [off('06:00', { account: NURSE })] },
+    { name: 'night shift: Wednesday 21:59', config: site(), records: [sent('2026-03-04T20:59:00Z', NURSE)], findings: [off('21:59', { account: NURSE })] },
+    {
+      name: 'per-account zone: Wednesday 06:30 in New York (12:30 in Berlin)',
+      config: site(),
+      records: [sent('2026-03-04T11:30:00Z', PROF)],
+      findings: [off('06:30', { account: PROF }, NY)],
+    },
+    { name: 'per-account hours 08:00-18:00: Wednesday 18:00 in New York', config: site(), records: [sent('2026-03-04T23:00:00Z', PROF)], findings: [off('18:00', { account: PROF }, NY)] },
+    { name: 'account office hours beat its group\'s: Wednesday 23:30', config: site(), records: [sent('2026-03-04T22:30:00Z', LEAD)], findings: [off('23:30', { account: LEAD })] },
+    { name: 'first group with office hours: Wednesday 12:00 is outside the night shift', config: site(), records: [sent('2026-03-04T11:00:00Z', TEMP)], findings: [off('12:00', { account: TEMP })] },
+    {
+      name: 'a stretch of 20 messages: info, then warning at 20',
+      config: site(),
+      records: burst(25, at('2026-03-07T10:00:00Z'), 5 * MINUTE),
+      findings: [off('11:00'), { severity: 'warning', at: at('2026-03-07T11:35:00Z'), data: { messages: 20, local_time: '12:35' } }],
+    },
+    {
+      name: 'a stretch of 100 messages: info, warning at 20, critical at 100',
+      config: site(),
+      records: burst(150, at('2026-03-07T01:00:00Z'), MINUTE),
+      findings: [off('02:00'), { severity: 'warning', data: { messages: 20 } }, { severity: 'critical', data: { messages: 100, local_time: '03:39' } }],
+    },
+    {
+      name: 'off-hours messages more than 120 minutes apart are separate stretches',
+      config: site(),
+      records: [sent('2026-03-07T10:00:00Z'), sent('2026-03-07T12:01:00Z')],
+      findings: [off('11:00'), off('13:01')],
+    },
+    {
+      name: 'off-hours messages exactly 120 minutes apart are one stretch',
+      config: site(),
+      records: [sent('2026-03-07T10:00:00Z'), sent('2026-03-07T12:00:00Z')],
+      findings: [off('11:00')],
+    },
+    {
+      name: 'a Friday-evening stretch runs on past midnight into Saturday',
+      config: site({ warningMessages: 3 }),
+      records: [sent('2026-03-06T22:00:00Z'), sent('2026-03-06T23:30:00Z'), sent('2026-03-07T00:30:00Z')],
+      findings: [off('23:00'), { severity: 'warning', data: { messages: 3, local_time: '01:30' } }],
+    },
+    {
+      name: 'severity warning, warningMessages 3, criticalMessages 5',
+      config: site({ severity: 'warning', warningMessages: 3, criticalMessages: 5 }),
+      records: burst(8, at('2026-03-07T10:00:00Z'), MINUTE),
+      findings: [off('11:00', { severity: 'warning' }), { severity: 'critical', data: { messages: 5 } }],
+    },
+    {
+      name: 'each account has its own stretch',
+      config: site({ warningMessages: 2 }),
+      records: [sent('2026-03-07T10:00:00Z'), sent('2026-03-07T10:01:00Z', 'bob@example.edu'), sent('2026-03-07T10:02:00Z')],
+      findings: [off('11:00'), off('11:01', { account: 'bob@example.edu' }), { severity: 'warning', data: { messages: 2 } }],
+    },
+  ],
+});
+
+describe(`${RULE}: withinOfficeHours`, () => {
+  const oh = (o: Partial<ResolvedOfficeHours>): ResolvedOfficeHours => ({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '07:00', end: '19:00', timezone: 'UTC', ...o });
+
+  it('a night shift on every day covers the whole night, every night', () => {
+    const night = oh({ days: ALL_DAYS as ResolvedOfficeHours['days'], start: '22:00', end: '06:00' });
+    for (let d = 1; d <= 7; d++) {
+      const day = `2026-03-0${d}`;
+      assert.equal(withinOfficeHours(at(`${day}T23:00:00Z`), night), true, `${day} 23:00`);
+      assert.equal(withinOfficeHours(at(`${day}T05:59:00Z`), night), true, `${day} 05:59`);
+      assert.equal(withinOfficeHours(at(`${day}T12:00:00Z`), night), false, `${day} 12:00`);
+    }
+  });
+
+  it('start equal to end never matches; 00:00-24:00 always does', () => {
+    assert.equal(withinOfficeHours(at('2026-03-04T07:00:00Z'), oh({ start: '07:00', end: '07:00' })), false);
+    assert.equal(withinOfficeHours(at('2026-03-04T23:59:00Z'), oh({ start: '00:00', end: '24:00' })), true);
+    assert.equal(withinOfficeHours(at('2026-03-04T00:00:00Z'), oh({ start: '00:00', end: '24:00' })), true);
+  });
+
+  it('uses the zone\'s offset at that instant, not at a fixed one', () => {
+    const h = oh({ timezone: BERLIN, days: ALL_DAYS as ResolvedOfficeHours['days'] });
+    // 06:00Z is 07:00 CET before the change and 08:00 CEST after; 05:00Z is 06:00 CET / 07:00 CEST.
+    assert.equal(withinOfficeHours(at('2026-03-28T05:00:00Z'), h), false);
+    assert.equal(withinOfficeHours(at('2026-03-29T05:00:00Z'), h), true);
+    assert.equal(withinOfficeHours(at('2026-10-24T05:00:00Z'), h), true);
+    assert.equal(withinOfficeHours(at('2026-10-25T05:00:00Z'), h), false);
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * sends-per-account, with the default windows unless a case says otherwise:
+ *   10 min: 30/60 messages, 150/400 recipients
+ *   60 min: 70/90 messages, 300/1000 recipients
+ *   24 h:   500/1000 messages, 1500/4000 recipients
+ * Spacings are chosen so that only the window a case is about can reach a level
+ * (e.g. 51 s apart: 12 messages in any 10 minutes, 70 in 3519 s).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { burst, checkFindings, type Overrides, HOUR, MINUTE, rcpts, ruleTester, runRule, SECOND, submission, T0, withRuleOptions } from '../helpers/records.js';
+import type { Submission } from '../../src/core/types.js';
+
+const RULE = 'sends-per-account';
+const opts = (o: Record<string, unknown>): Record<string, unknown> => withRuleOptions(RULE, o);
+
+/** `n` messages spread evenly so the first is at `start` and the last exactly `spanMs` later. */
+function spread(n: number, start: number, spanMs: number, over: Overrides<Submission> = {}): Submission[] {
+  return burst(n, start, spanMs / (n - 1), over);
+}
+
+/** Moves each element of `xs` at an index in `late` to `by` places later in processing order (times unchanged). */
+function processLate<T>(xs: readonly T[], late: readonly number[], by: number): T[] {
+  const out = xs.slice();
+  for (const i of [...late].sort((a, b) => b - a)) {
+    const [x] = out.splice(i, 1);
+    if (x !== undefined) out.splice(Math.min(i + by, out.length), 0, x);
+  }
+  return out;
+}
+
+const hourly = (severity: 'warning' | 'critical', count: number, at?: number) => ({
+  severity, ...(at !== undefined ? { at } : {}),
+  data: { window_minutes: 60, metric: 'messages', count, messages: count, threshold: severity === 'warning' ? 70 : 90 },
+});
+
+const BOB = 'bob@example.edu';
+
+ruleTester(RULE, {
+  valid: [
+    { name: 'a single message', records: [submission()] },
+    { name: '69 messages in one hour (warning is at 70)', records: burst(69, T0, 51 * SECOND) },
+    { name: '29 messages in 10 minutes (warning is at 30)', records: burst(29, T0, 20 * SECOND) },
+    { name: '70 messages spread over 2 hours do not fire the 1-hour level', records: burst(70, T0, 104 * SECOND) },
+    {
+      name: '70 messages whose first and last are exactly 60 minutes apart (the window is the last 60 minutes, first not included)',
+      records: spread(70, T0, HOUR),
+    },
+    {
+      name: 'two accounts with 40 messages an hour each are counted apart',
+      records: burst(80, T0, 45 * SECOND).map((r, i) => ({ ...r, account: i % 2 ? BOB : r.account })),
+    },
+    {
+      name: 'five 50-recipient messages 12 minutes apart: 50 in any 10 min, 250 in an hour (levels 150 and 300)',
+      records: burst(5, T0, 12 * MINUTE, { recipients: rcpts(50) }),
+    },
+    {
+      name: 'one message with 50 recipients is one message (message level 2)',
+      config: opts({ windows: [{ minutes: 60, messages: { warning: 2 } }] }),
+      records: [submission({ recipients: rcpts(50) })],
+    },
+    {
+      name: 'override factor 2 for a named account: 139 messages an hour (70 x 2 = 140)',
+      config: opts({ overrides: [{ accounts: ['alice@example.edu'], factor: 2 }] }),
+      records: burst(139, T0, 25 * SECOND),
+    },
+    {
+      name: 'override by pattern, case-insensitive: *@Lists.Example.EDU x 3, 200 messages an hour',
+      config: opts({ overrides: [{ accounts: ['*@Lists.Example.EDU'], factor: 3 }] }),
+      records: burst(200, T0, 17 * SECOND, { account: 'news@lists.example.edu' }),
+    },
+    {
+      name: 'override factor 1.5: 104 messages an hour (threshold 105)',
+      config: opts({ overrides: [{ accounts: ['alice@example.edu'], factor: 1.5 }] }),
+      records: burst(104, T0, 34 * SECOND),
+    },
+    {
+      name: 'a record two hours late is not counted in the 1-hour window',
+      records: [...burst(69, T0 + 3 * HOUR, 51 * SECOND), submission({ at: T0 + HOUR })],
+    },
+    {
+      name: 'an older input after a newer one (rotated files newest first) is not piled onto the newest second',
+      // 240 messages a day, one every 6 minutes: day 2 first, then day 1.
+      records: [...burst(240, T0 + 24 * HOUR, 6 * MINUTE), ...burst(240, T0, 6 * MINUTE)],
+    },
+  ],
+  invalid: [
+    {
+      name: '70 messages in one hour: exactly one warning at the 70th',
+      records: burst(70, T0, 51 * SECOND),
+      findings: [hourly('warning', 70, T0 + 69 * 51 * SECOND)],
+    },
+    {
+      name: '70 messages whose first and last are 59:59 apart',
+      records: spread(70, T0, HOUR - SECOND),
+      findings: [hourly('warning', 70, T0 + HOUR - SECOND)],
+    },
+    {
+      name: '90 messages in one hour: a warning at 70, then critical at 90, not one finding per message',
+      records: burst(90, T0, 39 * SECOND),
+      findings: [hourly('warning', 70, T0 + 69 * 39 * SECOND), hourly('critical', 90, T0 + 89 * 39 * SECOND)],
+    },
+    {
+      name: '89 messages in one hour stay at warning',
+      records: burst(89, T0, 39 * SECOND),
+      findings: [hourly('warning', 70)],
+    },
+    {
+      name: '300 messages in half an hour still give two findings',
+      records: burst(300, T0, 6 * SECOND),
+      findings: [
+        { severity: 'warning', data: { window_minutes: 10, metric: 'messages', count: 30, threshold: 30 } },
+        { severity: 'critical', data: { window_minutes: 10, metric: 'messages', count: 60, threshold: 60 } },
+      ],
+    },
+    {
+      name: '30 messages in 10 minutes: warning from the 10-minute window',
+      records: burst(30, T0, 20 * SECOND),
+      findings: [{ severity: 'warning', at: T0 + 29 * 20 * SECOND, data: { window_minutes: 10, metric: 'messages', count: 30, threshold: 30 } }],
+    },
+    {
+      name: 'escalation across windows in one episode: 10-minute warning, then 1-hour critical (no finding at 70 an hour)',
+      // 30 in 5 minutes, then one every 18 s: the 10-minute window stays between 30 and 60.
+      records: [...burst(30, T0, 10 * SECOND), ...burst(60, T0 + 5 * MINUTE, 18 * SECOND)],
+      findings: [
+        { severity: 'warning', at: T0 + 290 * SECOND, data: { window_minutes: 10, count: 30 } },
+        hourly('critical', 90, T0 + 5 * MINUTE + 59 * 18 * SECOND),
+      ],
+    },
+    {
+      name: 'all windows back under warning before the hour reaches 70: the 1-hour warning is a new episode',
+      records: [...burst(30, T0, 10 * SECOND), ...burst(60, T0 + 5 * MINUTE, 50 * SECOND)],
+      findings: [
+        { severity: 'warning', data: { window_minutes: 10, count: 30 } },
+        hourly('warning', 70),
+        hourly('critical', 90),
+      ],
+    },
+    {
+      name: 'three 50-recipient messages: 3 messages and 150 recipients in 10 minutes',
+      records: burst(3, T0, MINUTE, { recipients: rcpts(50) }),
+      findings: [{
+        severity: 'warning',
+        data: { window_minutes: 10, metric: 'recipients', count: 150, messages: 3, recipients: 150, threshold: 150 },
+      }],
+    },
+    {
+      name: 'eight 50-recipient messages in 10 minutes: warning at 150 recipients, critical at 400',
+      records: burst(8, T0, MINUTE, { recipients: rcpts(50) }),
+      findings: [
+        { severity: 'warning', data: { metric: 'recipients', count: 150, messages: 3 } },
+        { severity: 'critical', data: { window_minutes: 10, metric: 'recipients', count: 400, messages: 8, recipients: 400, threshold: 400 } },
+      ],
+    },
+    {
+      name: 'one message with 50 recipients against a 50-recipient level counts as 1 message',
+      config: opts({ windows: [{ minutes: 60, messages: { warning: 2 }, recipients: { warning: 50 } }] }),
+      records: [submission({ recipients: rcpts(50) })],
+      findings: [{ severity: 'warning', data: { metric: 'recipients', count: 50, messages: 1, recipients: 50, threshold: 50 } }],
+    },
+    {
+      name: 'recipient levels use recipientCount (Postfix nrcpt) when the list is shorter',
+      config: opts({ windows: [{ minutes: 60, recipients: { warning: 50 } }] }),
+      records: [submission({ recipients: ['a@example.org'], recipientCount: 50 })],
+      findings: [{ severity: 'warning', data: { metric: 'recipients', count: 50, messages: 1, recipients: 50 } }],
+    },
+    {
+      name: 'a second host\'s log of the same hour, read after the first, adds to that hour (not piled onto one second)',
+      records: [...burst(60, T0, 59 * SECOND), ...burst(60, T0 + 20 * SECOND, 59 * SECOND)],
+      findings: [hourly('warning', 70), hourly('critical', 90)],
+    },
+    {
+      name: 'a late record outside the 10-minute window (inside the hour) leaves the 10-minute count exact',
+      config: opts({ windows: [{ minutes: 10, messages: { warning: 5 } }, { minutes: 60 }] }),
+      records: [
+        ...burst(4, T0 + 20 * MINUTE, 10 * SECOND),
+        submission({ at: T0 + 5 * MINUTE }),
+        submission({ at: T0 + 20 * MINUTE + 40 * SECOND }),
+      ],
+      findings: [{ severity: 'warning', at: T0 + 20 * MINUTE + 40 * SECOND, data: { window_minutes: 10, count: 5 } }],
+    },
+    {
+      name: 'an older input read after a newer one: the spam run in the older one is still found',
+      records: [...burst(24, T0 + 48 * HOUR, HOUR), ...burst(90, T0, 39 * SECOND)],
+      findings: [hourly('warning', 70, T0 + 69 * 39 * SECOND), hourly('critical', 90, T0 + 89 * 39 * SECOND)],
+    },
+    {
+      name: 'two bursts three hours apart are two episodes',
+      records: [...burst(90, T0, 39 * SECOND), ...burst(90, T0 + 3 * HOUR, 39 * SECOND)],
+      findings: [hourly('warning', 70), hourly('critical', 90), hourly('warning', 70, T0 + 3 * HOUR + 69 * 39 * SECOND), hourly('critical', 90)],
+    },
+    {
+      name: 'a pause of five minutes inside a run is the same episode',
+      records: [...burst(95, T0, 32 * SECOND), ...burst(95, T0 + 94 * 32 * SECOND + 5 * MINUTE, 32 * SECOND)],
+      findings: [hourly('warning', 70), hourly('critical', 90)],
+    },
+    {
+      name: 'records out of order by up to 3 minutes: same findings as in order',
+      records: processLate(burst(90, T0, 39 * SECOND), [3, 10, 40, 68, 69, 85], 4),
+      findings: [{ severity: 'warning', data: { window_minutes: 60, count: 70 } }, { severity: 'critical', data: { window_minutes: 60, count: 90 } }],
+    },
+    {
+      name: 'a record three minutes late still counts in the hour it belongs to',
+      records: [...burst(69, T0, 51 * SECOND), submission({ at: T0 + 68 * 51 * SECOND - 3 * MINUTE })],
+      findings: [hourly('warning', 70, T0 + 68 * 51 * SECOND - 3 * MINUTE)],
+    },
+    {
+      name: 'override factor 0.5 for a sensitive account: warning at 35 an hour',
+      config: opts({ overrides: [{ accounts: ['alice@example.edu'], factor: 0.5 }] }),
+      records: burst(35, T0, 100 * SECOND),
+      findings: [{ severity: 'warning', data: { window_minutes: 60, count: 35, threshold: 35 } }],
+    },
+    {
+      name: 'override factor 1.5: warning at 105 an hour, threshold reported rounded up',
+      config: opts({ overrides: [{ accounts: ['alice@example.edu'], factor: 1.5 }] }),
+      records: burst(105, T0, 34 * SECOND),
+      findings: [{ severity: 'warning', message: '(warning at 105)', data: { window_minutes: 60, count: 105, threshold: 105 } }],
+    },
+    {
+      name: 'an override for another account does not raise alice\'s levels',
+      config: opts({ overrides: [{ accounts: [BOB, '*@lists.example.edu'], factor: 10 }] }),
+      records: burst(70, T0, 51 * SECOND),
+      findings: [hourly('warning', 70)],
+    },
+    {
+      name: 'a warning-only window: 100 messages give one warning',
+      config: opts({ windows: [{ minutes: 5, messages: { warning: 5 } }] }),
+      records: burst(100, T0, SECOND),
+      findings: [{ severity: 'warning', at: T0 + 4 * SECOND, data: { window_minutes: 5, metric: 'messages', count: 5, threshold: 5 } }],
+    },
+    {
+      name: 'a critical-only window jumps straight to critical',
+      config: opts({ windows: [{ minutes: 60, recipients: { critical: 10 } }] }),
+      records: burst(3, T0, MINUTE, { recipients: rcpts(4) }),
+      findings: [{ severity: 'critical', data: { metric: 'recipients', count: 12, threshold: 10 } }],
+    },
+    {
+      name: 're-armed after calming down: a burst, an hour and more of quiet sending, another burst',
+      config: opts({ windows: [{ minutes: 60, messages: { warning: 10 } }] }),
+      records: [...burst(10, T0, MINUTE), ...burst(5, T0 + 2 * HOUR, 20 * MINUTE), ...burst(10, T0 + 5 * HOUR, MINUTE)],
+      findings: [{ severity: 'warning', at: T0 + 9 * MINUTE }, { severity: 'warning', at: T0 + 5 * HOUR + 9 * MINUTE }],
+    },
+    {
+      name: 'each account has its own episode',
+      records: burst(140, T0, 25 * SECOND).map((r, i) => ({ ...r, account: i % 2 ? BOB : r.account })),
+      findings: [hourly('warning', 70), { ...hourly('warning', 70), account: BOB }],
+    },
+    {
+      name: 'the 24-hour level: 500 messages in a day, never 70 in an hour',
+      records: burst(500, T0, 2.8 * MINUTE),
+      findings: [{ severity: 'warning', data: { window_minutes: 1440, metric: 'messages', count: 500, threshold: 500 } }],
+    },
+  ],
+});
+
+describe(`${RULE}: details`, () => {
+  it('quotes the latest evidence lines (at most 10) and names the window in its message', () => {
+    const records = burst(70, T0, 51 * SECOND);
+    const [f] = runRule(RULE, {}, records);
+    assert.ok(f);
+    assert.equal(f.message, '70 messages in 1 h (warning at 70)');
+    assert.deepEqual(f.evidence, records.slice(-10).flatMap((r) => r.evidence));
+  });
+
+  it('counts log time, not the clock: the same records a year later give the same findings', () => {
+    const year = 365 * 24 * HOUR;
+    const a = runRule(RULE, {}, burst(90, T0, 39 * SECOND));
+    const b = runRule(RULE, {}, burst(90, T0 + year, 39 * SECOND));
+    assert.deepEqual(b.map((f) => [f.severity, f.at - year, f.data]), a.map((f) => [f.severity, f.at, f.data]));
+  });
+
+  it('counts a message once however many evidence lines it has', () => {
+    const records = burst(70, T0, 51 * SECOND).map((r) => ({ ...r, evidence: [...r.evidence, ...r.evidence, ...r.evidence] }));
+    checkFindings(runRule(RULE, {}, records), [hourly('warning', 70)], RULE);
+  });
+
+  it('stays exact over days of traffic while old seconds are dropped in batches', () => {
+    // 5000 messages over ~5.8 days, 100 s apart: the 24-hour window never holds more than 864.
+    const findings = runRule(RULE, opts({ windows: [{ minutes: 1440, messages: { warning: 865 } }] }), burst(5000, T0, 100 * SECOND));
+    assert.equal(findings.length, 0);
+    const busy = runRule(RULE, opts({ windows: [{ minutes: 1440, messages: { warning: 864 } }] }), burst(5000, T0, 100 * SECOND));
+    checkFindings(busy, [{ severity: 'warning', data: { count: 864 } }], RULE);
+  });
+});
