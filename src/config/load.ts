@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { normaliseAccount } from '../core/address.js';
 import { PatternSet } from '../core/glob.js';
 import { NetMatcher } from '../core/net.js';
 import { hostTimezone } from '../core/time.js';
@@ -111,7 +112,8 @@ export function jsonErrorWhere(text: string, message: string): string {
 export function resolveContext(config: Config): RuleContext {
   const tz = config.timezone ?? hostTimezone();
   const trusted = new NetMatcher(config.trustedNetworks);
-  const accounts = new Map(Object.entries(config.accounts).map(([k, v]) => [k.toLowerCase(), v]));
+  // Keys are compared as accounts are: lower case, bare logins with the default domain.
+  const accounts = new Map(Object.entries(config.accounts).map(([k, v]) => [normaliseAccount(k, config.defaultDomain), v]));
   const aliasCache = new Map<string, PatternSet | undefined>();
   const trustCache = new Map<string, NetMatcher | undefined>();
   const ohCache = new Map<string, ResolvedOfficeHours>();
@@ -139,7 +141,7 @@ export function resolveContext(config: Config): RuleContext {
       let oh = ohCache.get(account);
       if (!oh) {
         const own = accounts.get(account)?.officeHours ?? groupsOf(account).find((g) => g.officeHours)?.officeHours;
-        oh = own ? { ...own, timezone: own.timezone ?? tz } : global;
+        oh = own ? { ...own, timezone: own.timezone ?? global.timezone } : global;
         if (ohCache.size > 100_000) ohCache.clear();
         ohCache.set(account, oh);
       }

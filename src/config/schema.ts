@@ -20,13 +20,13 @@ const HHMM = z.string().regex(/^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected H
 export const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
 export const OfficeHoursSchema = z.strictObject({
-  /** Days on which sending is expected. */
+  /** Days on which sending is expected (for a night shift: the days a shift starts). */
   days: z.array(z.enum(DAYS)).default(['mon', 'tue', 'wed', 'thu', 'fri']),
   /** Local start of office hours, HH:MM. */
   start: HHMM.default('07:00'),
   /** Local end of office hours, HH:MM (exclusive). */
   end: HHMM.default('19:00'),
-  /** IANA zone the hours are in; default: the top-level `timezone`. */
+  /** IANA zone the hours are in; default: the global `officeHours.timezone`, then the top-level `timezone`. */
   timezone: TimeZone.optional(),
 });
 export type OfficeHours = z.output<typeof OfficeHoursSchema>;

@@ -64,7 +64,7 @@ interface Episode {
 }
 
 export function mismatchOf(r: MailRecord, opts: Opts, ctx: RuleContext): { from: string; refused: boolean } | undefined {
-  if (r.kind === 'sender-rejected') return { from: r.envelopeFrom.toLowerCase(), refused: true };
+  if (r.kind === 'sender-rejected') return { from: stripAngles(r.envelopeFrom).toLowerCase(), refused: true };
   if (r.kind !== 'submission') return undefined;
   if (r.envelopeFrom !== undefined && !senderAllowed(r.envelopeFrom, r.account, r.login, ctx, opts.subaddressDelimiters)) {
     return { from: stripAngles(r.envelopeFrom).toLowerCase(), refused: false };
