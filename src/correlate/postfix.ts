@@ -43,8 +43,11 @@ interface OpenMessage {
 }
 
 interface Session {
+  /** AUTH attempts this session that a warning line already accounted for. */
   warned: number;
   rejected: string[];
+  /** saslauthd was unreachable: the next `authentication failed` line is the server's trouble. */
+  backendDown?: boolean;
 }
 
 interface Snapshot {
@@ -52,6 +55,8 @@ interface Snapshot {
   messages: [string, OpenMessage][];
   sessions: [string, Session][];
   now: number;
+  /** When the last sweep ran, so a resumed run sweeps at the same moments as one pass would. */
+  lastSweep?: number;
 }
 
 const FINAL_STATUS: Readonly<Record<string, DeliveryStatus>> = {
@@ -85,6 +90,7 @@ export function createPostfixCorrelator(
     for (const [k, m] of saved.messages) messages.set(k, m);
     for (const [k, s] of saved.sessions) sessions.set(k, s);
     now = saved.now;
+    lastSweep = saved.lastSweep ?? 0;
   }
 
   const addEvidence = (m: OpenMessage, line: LogLine): void => {
@@ -123,6 +129,14 @@ export function createPostfixCorrelator(
     }
   };
 
+  /** A queue id seen again belongs to a new message: count the old one if it was queued, then forget it. */
+  const forget = (key: string): void => {
+    const old = messages.get(key);
+    if (old === undefined) return;
+    emit(old);
+    messages.delete(key);
+  };
+
   const session = (key: string): Session => {
     let s = sessions.get(key);
     if (!s) {
@@ -138,10 +152,13 @@ export function createPostfixCorrelator(
 
   const onDelivery = (e: Extract<PostfixEvent, { type: 'delivery' }>, m: OpenMessage, line: LogLine): void => {
     addEvidence(m, line);
-    if (e.queuedAs && isLoopbackRelay(e.relay)) {
+    const childKey = e.queuedAs && isLoopbackRelay(e.relay) ? `${e.host} ${e.queuedAs}` : undefined;
+    const existing = childKey === undefined ? undefined : messages.get(childKey);
+    // `queued as` sits in the remote's reply text: never let it take over another account's open message.
+    const requeued = childKey !== undefined && (existing === undefined || existing.child);
+    if (requeued) {
       // The copy a content filter queued again: same message, same account.
-      const childKey = `${e.host} ${e.queuedAs}`;
-      const child: OpenMessage = messages.get(childKey) ?? {
+      const child: OpenMessage = existing ?? {
         account: m.account, login: m.login, at: m.at, host: m.host, service: m.service,
         recipients: [], delivered: 0, evidence: [], emitted: true, child: true, lastAt: e.at,
       };
@@ -149,21 +166,22 @@ export function createPostfixCorrelator(
       child.account = m.account;
       child.login = m.login;
       messages.set(childKey, child);
-    } else {
-      const status = FINAL_STATUS[e.status];
-      if (status) {
-        const d: Delivery = {
-          kind: 'delivery', at: e.at, account: m.account, recipient: e.to, status, host: e.host,
-          evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
-        };
-        sink(d);
-      }
     }
     if (!m.child && !m.recipients.includes(e.to) && m.recipients.length < MAX_RECIPIENTS) {
       m.recipients.push(e.to);
       m.delivered++;
     }
+    // The submission (earlier in time) goes out before the delivery that completed it.
     if (!m.emitted && m.nrcpt !== undefined && m.delivered >= m.nrcpt) emit(m);
+    // A hand-over to the content filter is no delivery: the copy's own lines will say where it went.
+    const status = requeued ? undefined : FINAL_STATUS[e.status];
+    if (status) {
+      const d: Delivery = {
+        kind: 'delivery', at: e.at, account: m.account, recipient: e.to, status, host: e.host,
+        evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
+      };
+      sink(d);
+    }
   };
 
   const push = (e: PostfixEvent, line: LogLine): void => {
@@ -174,9 +192,14 @@ export function createPostfixCorrelator(
     }
     switch (e.type) {
       case 'client': {
-        if (e.login === undefined) return;
         const key = `${e.host} ${e.qid}`;
-        messages.delete(key);
+        // Queue ids are reused: a new `client=` starts a new message, except for the content
+        // filter's re-injected copy that its parent's `queued as` already announced.
+        if (e.login === undefined) {
+          if (messages.get(key)?.child === false) forget(key);
+          return;
+        }
+        forget(key);
         const m: OpenMessage = {
           account: normaliseAccount(e.login, ctx.defaultDomain), login: e.login, at: e.at, host: e.host,
           service: e.service, recipients: [], delivered: 0, evidence: [], emitted: false, child: false, lastAt: e.at,
@@ -187,10 +210,23 @@ export function createPostfixCorrelator(
         return;
       }
       case 'connect':
-        sessions.set(`${e.host} ${e.pid}`, { warned: 0, rejected: [] });
+        // A new session on this pid: whatever the last one left is stale. Sessions are only
+        // created when there is something to remember, so state stays small.
+        sessions.delete(`${e.host} ${e.pid}`);
         return;
+      case 'auth-unavailable': {
+        const s = session(`${e.host} ${e.pid}`);
+        if (e.attempt) s.warned++;
+        else s.backendDown = true;
+        return;
+      }
       case 'auth-failed': {
-        session(`${e.host} ${e.pid}`).warned++;
+        const s = session(`${e.host} ${e.pid}`);
+        s.warned++;
+        if (s.backendDown) {
+          delete s.backendDown;
+          return;
+        }
         sink({
           kind: 'auth-failure', at: e.at, mechanism: e.mechanism, service: e.service, reason: e.reason, host: e.host,
           ...(e.login !== undefined ? { login: e.login, account: normaliseAccount(e.login, ctx.defaultDomain) } : {}),
@@ -236,7 +272,7 @@ export function createPostfixCorrelator(
     m.lastAt = e.at;
     switch (e.type) {
       case 'message-id':
-        m.messageId ??= e.messageId;
+        if (e.messageId !== '') m.messageId ??= e.messageId;
         if (!m.child) addEvidence(m, line);
         return;
       case 'header-from':
@@ -269,7 +305,7 @@ export function createPostfixCorrelator(
       sessions.clear();
     },
     snapshot(): Snapshot {
-      return { v: 1, messages: [...messages], sessions: [...sessions], now };
+      return { v: 1, messages: [...messages], sessions: [...sessions], now, lastSweep };
     },
   };
 }

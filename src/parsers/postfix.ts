@@ -2,10 +2,12 @@
  * Postfix via syslog. Lines of one message share host + queue id and are joined by
  * the postfix correlator; this file only turns single lines into events.
  * Every field value here can be attacker-written (addresses, HELO names, SASL user
- * names of failed logins), so values are cut at fixed, known delimiters and fields
- * that follow attacker text are found from the end of the line.
+ * names of failed logins, remote replies), so values are cut at fixed, known delimiters,
+ * fields that follow attacker text are found from the end of the line, and a line whose
+ * attacker text makes the split ambiguous is unrecognised rather than guessed at.
  */
 import { isIP } from 'node:net';
+import { stripAngles } from '../core/address.js';
 import type { LogLine } from '../core/types.js';
 import { createPostfixCorrelator } from '../correlate/postfix.js';
 import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult } from './types.js';
@@ -26,6 +28,13 @@ export type PostfixEvent =
   | (Base & { type: 'connect'; pid: string; service: string; clientIp?: string })
   | (Base & { type: 'disconnect'; pid: string; service: string; clientIp?: string; authOk: number; authAttempts: number })
   | (Base & { type: 'auth-failed'; pid: string; service: string; clientIp?: string; mechanism: string; login?: string; reason: string })
+  /**
+   * The server's own authentication backend failed, not the client's password: `attempt` is true for
+   * the per-attempt `SASL X authentication failed: Connection lost to authentication server` line,
+   * false for Cyrus's IP-less `SASL authentication failure: cannot connect to saslauthd server` that
+   * precedes the attempt's `authentication failed` line on the same pid.
+   */
+  | (Base & { type: 'auth-unavailable'; pid: string; service: string; clientIp?: string; reason: string; attempt: boolean })
   | (Base & { type: 'sender-rejected'; pid: string; service: string; clientIp?: string; login: string; from: string; to: string; warnOnly: boolean });
 
 type Result = ParseResult<PostfixEvent>;
@@ -42,6 +51,11 @@ export function splitTag(tag: string): { daemon: string; service: string } | und
   const service = prev >= 0 ? tag.slice(prev + 1, last) : daemon;
   return { daemon, service };
 }
+
+const isDigitAt = (s: string, i: number): boolean => {
+  const c = s.charCodeAt(i);
+  return c >= 48 && c <= 57;
+};
 
 const isQidChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 
@@ -114,6 +128,8 @@ export function parseSmtpdMessage(b: Base & { pid: string; service: string }, s:
   if (q > 0) {
     const qid = s.slice(m, m + q);
     const body = m + q + 2;
+    // After a first accepted recipient, later recipients' rejects carry the queue id instead of NOQUEUE.
+    if (s.startsWith('reject', body)) return parseReject(b, s, body);
     if (!s.startsWith('client=', body)) return IGNORED;
     const c = parseClient(s, body + 7);
     if (!c) return UNRECOGNISED;
@@ -147,12 +163,18 @@ export function parseSmtpdMessage(b: Base & { pid: string; service: string }, s:
     return event({ type: 'disconnect', ...b, ...(c?.ip ? { clientIp: c.ip } : {}), authOk, authAttempts });
   }
   if (s.startsWith('warning: ', m)) return parseSmtpdWarning(b, s, m + 9);
-  if (s.startsWith('NOQUEUE: reject', m)) return parseReject(b, s, m);
+  if (s.startsWith('NOQUEUE: reject', m)) return parseReject(b, s, m + 9);
   return IGNORED;
 }
 
+const SASL_FAILURE = 'SASL authentication failure: ';
+
 /** `warning: HOST[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=USER)?` */
 function parseSmtpdWarning(b: Base & { pid: string; service: string }, s: string, m: number): Result {
+  // Cyrus, IP-less, just before the attempt's own line: the password was never checked.
+  if (s.startsWith(`${SASL_FAILURE}cannot connect to saslauthd server`, m)) {
+    return event({ type: 'auth-unavailable', ...b, reason: s.slice(m + SASL_FAILURE.length), attempt: false });
+  }
   const marker = s.indexOf(': SASL ', m);
   if (marker < 0) return IGNORED;
   const c = parseClient(s, m);
@@ -167,30 +189,61 @@ function parseSmtpdWarning(b: Base & { pid: string; service: string }, s: string
   // the first marker is Postfix's, everything after it is the name.
   const userAt = s.indexOf(', sasl_username=', reasonStart);
   const reason = s.slice(reasonStart, userAt < 0 ? s.length : userAt);
+  const ip = c.ip ? { clientIp: c.ip } : {};
   // Server-side trouble is not an attack on the account.
-  if (reason.startsWith('Connection lost to authentication server')) return IGNORED;
-  const login = userAt < 0 ? undefined : s.slice(userAt + 16);
+  if (reason.startsWith('Connection lost to authentication server')) {
+    return event({ type: 'auth-unavailable', ...b, ...ip, reason, attempt: true });
+  }
+  // Postfix >= 3.9 writes `sasl_username=(unavailable)` when the backend did not say who it was.
+  let login = userAt < 0 ? undefined : s.slice(userAt + 16);
+  if (login === '(unavailable)') login = undefined;
   return event({
-    type: 'auth-failed', ...b, ...(c.ip ? { clientIp: c.ip } : {}), mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
+    type: 'auth-failed', ...b, ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
     ...(login ? { login } : {}), reason,
   });
 }
 
-/** `NOQUEUE: reject: RCPT from H[IP]: 553 5.7.1 <s>: Sender address rejected: not owned by user U; from=<S> to=<R> ...` */
-function parseReject(b: Base & { pid: string; service: string }, s: string, m: number): Result {
-  const marker = s.indexOf(': not owned by user ', m);
-  const marker2 = marker < 0 ? s.indexOf(' not owned by user ', m) : marker;
-  if (marker2 < 0) return IGNORED;
-  const warnOnly = s.startsWith('NOQUEUE: reject_warning', m);
-  const userStart = s.indexOf('not owned by user ', marker2) + 18;
-  const semi = s.indexOf('; from=', userStart);
-  if (semi < 0) return UNRECOGNISED;
+const NOT_OWNED = '>: Sender address rejected: not owned by user ';
+
+/**
+ * `(NOQUEUE|QID): reject(_warning)?: (RCPT|MAIL) from H[IP]: CODE X.Y.Z <S>: Sender address rejected:
+ * not owned by user U; from=<S>( to=<R>)? proto=P helo=<H>`, from `reject` at `r`.
+ * S, R and H are the client's text and may contain anything, the marker included (an
+ * unauthenticated client can echo it into a relay reject). So the marker must appear once,
+ * directly after the first `<...>` behind the reply code, and S must be repeated in `from=<S>`
+ * right after the login; a line where that is not so cannot be read safely and is unrecognised.
+ */
+function parseReject(b: Base & { pid: string; service: string }, s: string, r: number): Result {
+  const first = s.indexOf(NOT_OWNED, r);
+  if (first < 0) return IGNORED;
+  let i: number;
+  let warnOnly: boolean;
+  if (s.startsWith('reject: ', r)) [i, warnOnly] = [r + 8, false];
+  else if (s.startsWith('reject_warning: ', r)) [i, warnOnly] = [r + 16, true];
+  else return IGNORED;
+  if (s.startsWith('RCPT from ', i)) i += 10;
+  else if (s.startsWith('MAIL from ', i)) i += 10;
+  else return UNRECOGNISED;
+  if (s.indexOf(NOT_OWNED, first + 1) >= 0) return UNRECOGNISED;
+  const c = parseClient(s, i);
+  if (!c || !s.startsWith(': ', c.end)) return UNRECOGNISED;
+  // `553 5.7.1 <`: reply code, enhanced status code, then the sender.
+  let j = c.end + 2;
+  const codeStart = j;
+  while (isDigitAt(s, j)) j++;
+  if (j - codeStart !== 3 || s.charCodeAt(j) !== 32) return UNRECOGNISED;
+  j++;
+  while (isDigitAt(s, j) || s.charCodeAt(j) === 46) j++;
+  if (s.charCodeAt(j) !== 32 || s.charCodeAt(j + 1) !== 60 || j + 1 >= first) return UNRECOGNISED;
+  const from = s.slice(j + 2, first);
+  const userStart = first + NOT_OWNED.length;
+  const tail = `; from=<${from}>`;
+  const semi = s.indexOf(tail, userStart);
+  if (semi <= userStart) return UNRECOGNISED;
   const login = s.slice(userStart, semi);
-  const from = addressAt(s, semi + 7);
-  const toAt = s.indexOf(' to=', from.end);
-  const to = toAt < 0 ? '' : addressAt(s, toAt + 4).value;
-  const c = parseClient(s, s.indexOf(' from ', m) + 6);
-  return event({ type: 'sender-rejected', ...b, ...(c?.ip ? { clientIp: c.ip } : {}), login, from: from.value, to, warnOnly });
+  const after = semi + tail.length;
+  const to = s.startsWith(' to=<', after) ? addressAt(s, after + 4).value : '';
+  return event({ type: 'sender-rejected', ...b, ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly });
 }
 
 export function parseQueueMessage(daemon: string, b: Base, s: string, m: number): Result {
@@ -211,6 +264,8 @@ export function parseQueueMessage(daemon: string, b: Base, s: string, m: number)
     const size = Number(s.slice(tail + 7, nr));
     let j = nr + 8;
     while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+    // The real tail ends the line; one inside the sender (e.g. of a `status=expired` line) does not.
+    if (j < s.length && s.slice(j) !== ' (queue active)') return IGNORED;
     const nrcpt = Number(s.slice(nr + 8, j));
     if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return UNRECOGNISED;
     return event({ type: 'queued', ...b, qid, from, size, nrcpt });
@@ -232,10 +287,18 @@ export function parseQueueMessage(daemon: string, b: Base, s: string, m: number)
   }
   if (DELIVERY_AGENTS.has(daemon)) {
     if (!s.startsWith('to=', body)) return IGNORED;
-    const to = addressAt(s, body + 3);
-    // Fields after the recipient: look from its end so an address cannot fake them.
-    const relay = fieldValue(s, ', relay=', to.end) ?? '';
-    const st = s.indexOf(', status=', to.end);
+    // `to=<R>(, orig_to=<O>)?, relay=...` R and O are the sender's text, the reply after
+    // `status=` is the remote's, and only what lies between is Postfix's own. A second
+    // `, relay=` means someone wrote one into an address or reply: such a line cannot be
+    // split safely (R could carry a fake relay, status and `queued as`), so it is not read.
+    const relayAt = s.indexOf(', relay=', body);
+    if (relayAt < 0) return UNRECOGNISED;
+    if (s.indexOf(', relay=', relayAt + 8) >= 0) return UNRECOGNISED;
+    const orig = s.indexOf(', orig_to=', body);
+    const to = stripAngles(s.slice(body + 3, orig >= 0 && orig < relayAt ? orig : relayAt));
+    const relayEnd = s.indexOf(', ', relayAt + 8);
+    const relay = s.slice(relayAt + 8, relayEnd < 0 ? s.length : relayEnd);
+    const st = s.indexOf(', status=', relayAt);
     if (st < 0) return UNRECOGNISED;
     let k = st + 9;
     while (k < s.length && s.charCodeAt(k) !== 32 && s.charCodeAt(k) !== 44) k++;
@@ -247,7 +310,7 @@ export function parseQueueMessage(daemon: string, b: Base, s: string, m: number)
       while (e < s.length && isQidChar(s.charCodeAt(e))) e++;
       if (e - (qa + 10) >= 5) queuedAs = s.slice(qa + 10, e);
     }
-    return event({ type: 'delivery', ...b, qid, to: to.value, status, relay, ...(queuedAs ? { queuedAs } : {}) });
+    return event({ type: 'delivery', ...b, qid, to, status, relay, ...(queuedAs ? { queuedAs } : {}) });
   }
   return IGNORED;
 }
