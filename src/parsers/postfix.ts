@@ -332,7 +332,8 @@ export function createPostfixLineParser(ctx: ParseContext): (line: LogLine) => R
 
 /** Share of sample lines that are syslog lines from a postfix program. */
 export function detectPostfix(sample: readonly string[]): number {
-  const stamps = new StampParser('UTC', Date.now());
+  // Detection only looks at the envelope's shape: the reference time does not matter.
+  const stamps = new StampParser('UTC', 0);
   let lines = 0;
   let syslog = 0;
   let ours = 0;

@@ -57,3 +57,11 @@ describe('parseOffset', () => {
     assert.ok(Number.isNaN(parseOffset('0100')));
   });
 });
+
+describe('YearInferrer on files out of time order', () => {
+  it('does not roll past the reference time when a sample file jumps about', () => {
+    const y = new YearInferrer(Date.UTC(2026, 10, 22), 'UTC');
+    const years = [[11, 2], [2, 10], [0, 29], [8, 6], [3, 12], [0, 14]].map(([m, d]) => y.yearFor(m ?? 0, d ?? 1));
+    for (const year of years) assert.ok(year <= 2026, String(years));
+  });
+});
