@@ -17,6 +17,8 @@ interface Active {
 
 export interface Engine {
   onRecord(record: MailRecord): void;
+  /** Every active rule's state, by rule name, for the state file. */
+  snapshot(): Record<string, unknown>;
   /** Rules that are switched on, by name. */
   readonly active: readonly string[];
 }
@@ -25,18 +27,22 @@ export interface EngineOptions {
   readonly since?: number | undefined;
   readonly until?: number | undefined;
   readonly rules?: readonly Rule[];
+  /** Rule states from the last cron run, by rule name. */
+  readonly saved?: Readonly<Record<string, unknown>>;
 }
 
 export function createEngine(config: Config, ctx: RuleContext, sink: (f: Finding) => void, opts: EngineOptions = {}): Engine {
   const byKind = new Map<RecordKind, Active[]>();
   const active: string[] = [];
+  const instances: Active[] = [];
   const ruleOptions = config.rules as Record<string, unknown>;
   for (const rule of opts.rules ?? registry) {
     const raw = ruleOptions[rule.name] ?? {};
     const common = CommonRuleOptionsSchema.parse(raw);
     if (!common.enabled) continue;
     active.push(rule.name);
-    const a: Active = { name: rule.name, instance: rule.instantiate(raw, ctx), exempt: new PatternSet(common.exempt) };
+    const a: Active = { name: rule.name, instance: rule.instantiate(raw, ctx, opts.saved?.[rule.name]), exempt: new PatternSet(common.exempt) };
+    instances.push(a);
     for (const kind of rule.consumes) {
       const list = byKind.get(kind) ?? [];
       list.push(a);
@@ -57,6 +63,11 @@ export function createEngine(config: Config, ctx: RuleContext, sink: (f: Finding
   const { since, until } = opts;
   return {
     active,
+    snapshot() {
+      const out: Record<string, unknown> = {};
+      for (const a of instances) if (a.instance.snapshot) out[a.name] = a.instance.snapshot();
+      return out;
+    },
     onRecord(r) {
       if ((since !== undefined && r.at < since) || (until !== undefined && r.at >= until)) return;
       const account = r.account;

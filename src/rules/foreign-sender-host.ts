@@ -26,14 +26,21 @@ interface Seen {
   level: number;
 }
 
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  seen: z.array(z.tuple([z.string(), z.object({ hosts: z.array(z.tuple([z.string(), z.number()])), level: z.number() })])),
+});
+
 export const foreignSenderHost = defineRule({
   name: 'foreign-sender-host',
   description: 'Authenticated sending from a client address outside the trusted networks (IPv4/IPv6 CIDRs, per account too).',
   options: Options,
   consumes: ['submission', 'auth-success'],
-  create(opts, ctx) {
+  create(opts, ctx, saved) {
     const seen = new Map<string, Seen>();
     const repeatMs = opts.repeatAfterHours * 3_600_000;
+    const restored = SnapshotSchema.safeParse(saved);
+    if (restored.success) for (const [k, v] of restored.data.seen) seen.set(k, { hosts: new Map(v.hosts), level: v.level });
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -65,6 +72,16 @@ export const foreignSenderHost = defineRule({
           data: { client_ip: ip, distinct_foreign_hosts: s.hosts.size, ...(r.service ? { service: r.service } : {}) },
           evidence: r.evidence.slice(0, 3),
         });
+      },
+      snapshot() {
+        let latest = 0;
+        for (const s of seen.values()) for (const t of s.hosts.values()) if (t > latest) latest = t;
+        const out: [string, { hosts: [string, number][]; level: number }][] = [];
+        for (const [k, s] of seen) {
+          const hosts = [...s.hosts].filter(([, t]) => latest - t <= repeatMs);
+          if (hosts.length > 0) out.push([k, { hosts, level: s.level }]);
+        }
+        return { v: 1, seen: out };
       },
     };
   },

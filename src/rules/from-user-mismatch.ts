@@ -63,6 +63,11 @@ interface Episode {
   count: number;
 }
 
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  episodes: z.array(z.tuple([z.string(), z.object({ last: z.number(), senders: z.array(z.string()), level: z.number(), count: z.number() })])),
+});
+
 export function mismatchOf(r: MailRecord, opts: Opts, ctx: RuleContext): { from: string; refused: boolean } | undefined {
   if (r.kind === 'sender-rejected') return { from: stripAngles(r.envelopeFrom).toLowerCase(), refused: true };
   if (r.kind !== 'submission') return undefined;
@@ -81,9 +86,13 @@ export const fromUserMismatch = defineRule({
   description: 'Envelope or header sender differs from the authenticated account (aliases, sub-addresses and case allowed); includes Postfix "not owned by user" rejections.',
   options: Options,
   consumes: ['submission', 'sender-rejected'],
-  create(opts, ctx) {
+  create(opts, ctx, saved) {
     const episodes = new Map<string, Episode>();
     const windowMs = opts.windowMinutes * 60_000;
+    const restored = SnapshotSchema.safeParse(saved);
+    if (restored.success) {
+      for (const [k, e] of restored.data.episodes) episodes.set(k, { ...e, senders: new Set(e.senders) });
+    }
     const baseLevel = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -112,6 +121,12 @@ export const fromUserMismatch = defineRule({
           data: { sender: mm.from, distinct_senders: ep.senders.size, mismatches: ep.count, refused_by_server: mm.refused ? 1 : 0 },
           evidence,
         });
+      },
+      snapshot() {
+        let latest = 0;
+        for (const e of episodes.values()) if (e.last > latest) latest = e.last;
+        const kept = [...episodes].filter(([, e]) => latest - e.last <= windowMs);
+        return { v: 1, episodes: kept.map(([k, e]) => [k, { ...e, senders: [...e.senders] }]) };
       },
     };
   },

@@ -51,14 +51,21 @@ interface Stretch {
   level: number;
 }
 
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  stretches: z.array(z.tuple([z.string(), z.object({ last: z.number(), count: z.number(), level: z.number() })])),
+});
+
 export const oddHours = defineRule({
   name: 'odd-hours',
   description: 'Sending outside configured office hours (days, hours, time zone; per account or group).',
   options: Options,
   consumes: ['submission'],
-  create(opts, ctx) {
+  create(opts, ctx, saved) {
     const stretches = new Map<string, Stretch>();
     const gapMs = opts.gapMinutes * 60_000;
+    const restored = SnapshotSchema.safeParse(saved);
+    if (restored.success) for (const [k, v] of restored.data.stretches) stretches.set(k, v);
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -86,6 +93,11 @@ export const oddHours = defineRule({
           data: { local_time: local, timezone: oh.timezone, messages: st.count },
           evidence: s.evidence.slice(0, 3),
         });
+      },
+      snapshot() {
+        let latest = 0;
+        for (const st of stretches.values()) if (st.last > latest) latest = st.last;
+        return { v: 1, stretches: [...stretches].filter(([, st]) => latest - st.last <= gapMs) };
       },
     };
   },

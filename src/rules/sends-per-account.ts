@@ -64,8 +64,24 @@ interface AccountCounts {
   sumRcpts: number[];
   now: number;
   level: number;
+  /** What the last finding of this episode reported, so a doubling is reported again. */
+  reportedWindow: number;
+  reportedMetric: Metric;
+  reportedCount: number;
   recent: Evidence[];
 }
+
+const EvidenceSchema = z.object({ source: z.string(), lineNo: z.number(), text: z.string() });
+const CountsSchema = z.object({
+  secs: z.array(z.number()), msgs: z.array(z.number()), rcpts: z.array(z.number()),
+  heads: z.array(z.number()), sumMsgs: z.array(z.number()), sumRcpts: z.array(z.number()),
+  now: z.number(), level: z.number(), reportedWindow: z.number(), reportedMetric: z.enum(['messages', 'recipients']),
+  reportedCount: z.number(), recent: z.array(EvidenceSchema),
+});
+const SnapshotSchema = z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema])) });
+
+/** Evidence text kept in state is cut: the state file stays small whatever the log holds. */
+const STATE_EVIDENCE_CHARS = 1000;
 
 function levelOf(count: number, levels: { warning?: number | undefined; critical?: number | undefined } | undefined, factor: number): number {
   if (!levels) return -1;
@@ -84,7 +100,7 @@ function newCounts(windows: number): AccountCounts {
   return {
     secs: [], msgs: [], rcpts: [], heads: new Array<number>(windows).fill(0),
     sumMsgs: new Array<number>(windows).fill(0), sumRcpts: new Array<number>(windows).fill(0),
-    now: 0, level: -1, recent: [],
+    now: 0, level: -1, reportedWindow: -1, reportedMetric: 'messages', reportedCount: 0, recent: [],
   };
 }
 
@@ -96,7 +112,18 @@ function resetCounts(c: AccountCounts): void {
   c.sumMsgs.fill(0);
   c.sumRcpts.fill(0);
   c.level = -1;
+  c.reportedCount = 0;
   c.recent = [];
+}
+
+/** Drops buckets no window reaches any more, so a saved account holds only what counts. */
+function compact(c: AccountCounts): void {
+  const minHead = Math.min(...c.heads);
+  if (minHead <= 0) return;
+  c.secs.splice(0, minHead);
+  c.msgs.splice(0, minHead);
+  c.rcpts.splice(0, minHead);
+  c.heads = c.heads.map((h) => h - minHead);
 }
 
 /**
@@ -180,8 +207,14 @@ export const sendsPerAccount = defineRule({
   description: 'Messages and recipients per authenticated account per sliding window (warning and critical levels per window).',
   options: Options,
   consumes: ['submission'],
-  create(opts) {
+  create(opts, _ctx, saved) {
     const accounts = new Map<string, AccountCounts>();
+    const longestSec = Math.max(...opts.windows.map((w) => w.minutes * 60));
+    const restored = SnapshotSchema.safeParse(saved);
+    // Saved windows only fit if the configured windows are the same ones.
+    if (restored.success && restored.data.windows.join() === opts.windows.map((w) => w.minutes).join()) {
+      for (const [k, v] of restored.data.accounts) accounts.set(k, v);
+    }
     const overrides = opts.overrides.map((o) => ({ accounts: new PatternSet(o.accounts), factor: o.factor }));
     const factorCache = new Map<string, number>();
     const factorOf = (account: string): number => {
@@ -220,24 +253,55 @@ export const sendsPerAccount = defineRule({
         });
         if (best < 0) {
           c.level = -1;
+          c.reportedCount = 0;
           return;
         }
-        if (best <= c.level || !why) return;
+        if (!why) return;
+        // Already critical, and what was reported has since doubled: that is news too
+        // (below critical, the next news is reaching critical).
+        const reportedNow = c.reportedWindow < 0 ? 0
+          : c.reportedMetric === 'messages' ? (c.sumMsgs[c.reportedWindow] ?? 0) : (c.sumRcpts[c.reportedWindow] ?? 0);
+        const doubled = best === SEVERITY_RANK.critical && best === c.level && c.reportedCount > 0 && reportedNow >= 2 * c.reportedCount;
+        if (best <= c.level && !doubled) return;
+        if (doubled) {
+          const w = opts.windows[c.reportedWindow];
+          if (w) why = { w, metric: c.reportedMetric, count: reportedNow };
+        }
         c.level = best;
         const severity: Severity = best === SEVERITY_RANK.critical ? 'critical' : 'warning';
         const { w, metric, count } = why;
         const lv = w[metric];
         const idx = opts.windows.indexOf(w);
+        const threshold = Math.ceil((severity === 'critical' ? lv?.critical ?? 0 : lv?.warning ?? 0) * factor);
+        const previous = c.reportedCount;
+        c.reportedWindow = idx;
+        c.reportedMetric = metric;
+        c.reportedCount = count;
         emit({
           rule: 'sends-per-account', account: s.account, severity, at: s.at,
-          message: `${count} ${metric} in ${describeWindow(w.minutes)} (${severity} at ${Math.ceil((severity === 'critical' ? lv?.critical ?? 0 : lv?.warning ?? 0) * factor)})`,
+          message: doubled
+            ? `${count} ${metric} in ${describeWindow(w.minutes)}, doubled since ${previous} was reported (${severity} at ${threshold})`
+            : `${count} ${metric} in ${describeWindow(w.minutes)} (${severity} at ${threshold})`,
           data: {
             window_minutes: w.minutes, metric, count,
             messages: c.sumMsgs[idx] ?? 0, recipients: c.sumRcpts[idx] ?? 0,
-            threshold: Math.ceil((severity === 'critical' ? lv?.critical ?? 0 : lv?.warning ?? 0) * factor),
+            threshold,
           },
           evidence: c.recent.slice(),
         });
+      },
+      snapshot() {
+        let latest = 0;
+        for (const c of accounts.values()) if (c.now > latest) latest = c.now;
+        const kept: [string, AccountCounts][] = [];
+        for (const [k, c] of accounts) {
+          // An account idle for longer than the longest window has nothing left to count.
+          if (latest - c.now >= longestSec) continue;
+          compact(c);
+          c.recent = c.recent.map((e) => (e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e));
+          kept.push([k, c]);
+        }
+        return { v: 1, windows: opts.windows.map((w) => w.minutes), accounts: kept };
       },
     };
   },

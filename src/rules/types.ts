@@ -24,6 +24,12 @@ export type Emit = (finding: Finding) => void;
 
 export interface RuleInstance {
   onRecord(record: MailRecord, emit: Emit): void;
+  /**
+   * JSON-serialisable windows and episodes, pruned of what can no longer matter, so a
+   * cron run continues where the last one stopped (every rule in the registry has one;
+   * a test checks). `create` gets it back as `saved`.
+   */
+  snapshot?(): unknown;
 }
 
 /** One signal. File name = registry key = `name` (a kebab-case condition). */
@@ -35,7 +41,8 @@ export interface RuleDefinition<O extends z.ZodType> {
   readonly options: O;
   /** Record kinds the engine should hand this rule; others never reach it. */
   readonly consumes: readonly RecordKind[];
-  create(options: z.output<O>, ctx: RuleContext): RuleInstance;
+  /** `saved` is a previous instance's snapshot (cron mode), or undefined; an unusable one is ignored. */
+  create(options: z.output<O>, ctx: RuleContext, saved?: unknown): RuleInstance;
 }
 
 /** A rule with its option type hidden, so the registry holds every rule in one list. */
@@ -44,7 +51,7 @@ export interface Rule {
   readonly description: string;
   readonly options: z.ZodType;
   readonly consumes: readonly RecordKind[];
-  instantiate(options: unknown, ctx: RuleContext): RuleInstance;
+  instantiate(options: unknown, ctx: RuleContext, saved?: unknown): RuleInstance;
 }
 
 export function defineRule<O extends z.ZodType>(def: RuleDefinition<O>): Rule {
@@ -54,6 +61,6 @@ export function defineRule<O extends z.ZodType>(def: RuleDefinition<O>): Rule {
     options: def.options,
     consumes: def.consumes,
     // Options reach here already validated by the config schema built from `def.options`.
-    instantiate: (options, ctx) => def.create(def.options.parse(options), ctx),
+    instantiate: (options, ctx, saved) => def.create(def.options.parse(options), ctx, saved),
   };
 }
