@@ -1,18 +1,22 @@
 /**
- * One input through the pipeline: lines -> parser (detected or forced) -> correlator ->
+ * Inputs through the pipeline: lines -> parser (detected or forced) -> correlator ->
  * records handed to `onRecord`. Knows nothing of rules or output, so the ad-hoc scan,
  * cron runs and `parse` share it.
+ *
+ * A `SourceRun` is one log source in one run. It may be fed several files in turn (a
+ * rotated file's remainder, then the new file) through one parser session, so a
+ * message whose lines straddle the rotation is still joined.
  */
 import type { LogLine, MailRecord } from './types.js';
 import { UsageError } from './errors.js';
 import { detectParser, findParser, parserNames } from '../parsers/index.js';
 import type { LineStatus, Parser, ParserSession } from '../parsers/types.js';
-import { InputError, openInput, readLineBatches, type Input, type ReadStats } from '../sources/lines.js';
+import { InputError, openInput, readLineBatches, type ReadOptions, type ReadStats } from '../sources/lines.js';
 
 /** First non-empty lines looked at to tell the format. */
 export const DETECT_SAMPLE_LINES = 50;
 
-export interface InputOptions {
+export interface SourceOptions {
   /** `auto` or a parser name. */
   readonly format: string;
   readonly timezone: string;
@@ -27,7 +31,12 @@ export interface InputOptions {
   readonly onRecord: (record: MailRecord) => void;
   /** Awaited after every batch: lets output drain before more is read (backpressure). */
   readonly afterBatch?: () => Promise<void>;
+  /** The correlator's open messages from the last run (cron mode). */
+  readonly savedParserState?: unknown;
 }
+
+/** Kept for the scan command's name of the same thing. */
+export type InputOptions = SourceOptions;
 
 export interface InputSummary {
   readonly name: string;
@@ -60,60 +69,104 @@ function sampleOf(lines: readonly LogLine[]): string[] {
   return out;
 }
 
-/** Reads one input to the end. Throws InputError when it cannot be read or its format is unknown. */
-export async function processInput(path: string, opts: InputOptions): Promise<InputSummary> {
-  const forced = resolveFormat(opts.format);
-  const input: Input = await openInput(path);
-  const summary: InputSummary = {
-    name: input.name, format: forced?.name ?? 'unknown', detectedBy: forced ? 'forced' : 'auto', confidence: forced ? 1 : 0,
-    counts: { event: 0, ignored: 0, unrecognised: 0 }, records: 0, unrecognisedSamples: [], diagnostics: [],
-    read: undefined, firstAt: undefined, lastAt: undefined,
-  };
-  const onRecord = (r: MailRecord): void => {
-    summary.records++;
-    if (summary.firstAt === undefined || r.at < summary.firstAt) summary.firstAt = r.at;
-    if (summary.lastAt === undefined || r.at > summary.lastAt) summary.lastAt = r.at;
-    opts.onRecord(r);
-  };
-  let session: ParserSession | undefined;
-  const open = (p: Parser): ParserSession => p.open(
-    { source: input.name, timezone: opts.timezone, referenceTime: opts.referenceTime ?? input.mtimeMs },
-    { defaultDomain: opts.defaultDomain, openTtlMs: opts.openTtlMs },
-    onRecord,
-  );
-  const reader = readLineBatches(input, opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {});
-  try {
-    for await (const batch of reader) {
-      if (!session) {
-        let parser = forced;
-        if (!parser) {
-          const found = detectParser(sampleOf(batch.lines));
-          if (!found) {
-            throw new InputError(input.name, `cannot tell the log format from its first lines (use --format ${parserNames().join('|')})`);
-          }
-          parser = found.parser;
-          summary.format = parser.name;
-          summary.confidence = found.confidence;
-        }
-        session = open(parser);
-      }
-      const counts = summary.counts;
-      for (const line of batch.lines) {
-        const status = session.push(line);
-        counts[status]++;
-        if (status === 'unrecognised' && summary.unrecognisedSamples.length < opts.keepUnrecognised) {
-          summary.unrecognisedSamples.push(line);
-        }
-      }
-      if (opts.afterBatch) await opts.afterBatch();
-    }
-    if (session) {
-      session.flush();
-      summary.diagnostics = session.diagnostics();
-    }
-    summary.read = reader.stats;
-  } finally {
-    await input.close();
+export class SourceRun {
+  readonly summary: InputSummary;
+  private parser: Parser | undefined;
+  private session: ParserSession | undefined;
+
+  constructor(name: string, private readonly opts: SourceOptions) {
+    this.parser = resolveFormat(opts.format);
+    this.summary = {
+      name, format: this.parser?.name ?? 'unknown', detectedBy: this.parser ? 'forced' : 'auto', confidence: this.parser ? 1 : 0,
+      counts: { event: 0, ignored: 0, unrecognised: 0 }, records: 0, unrecognisedSamples: [], diagnostics: [],
+      read: undefined, firstAt: undefined, lastAt: undefined,
+    };
   }
-  return summary;
+
+  /** The family in use, once known. */
+  get format(): string | undefined {
+    return this.parser?.name;
+  }
+
+  private readonly onRecord = (r: MailRecord): void => {
+    const s = this.summary;
+    s.records++;
+    if (s.firstAt === undefined || r.at < s.firstAt) s.firstAt = r.at;
+    if (s.lastAt === undefined || r.at > s.lastAt) s.lastAt = r.at;
+    this.opts.onRecord(r);
+  };
+
+  private open(parser: Parser, name: string, referenceTime: number): ParserSession {
+    return parser.open(
+      { source: name, timezone: this.opts.timezone, referenceTime: this.opts.referenceTime ?? referenceTime },
+      { defaultDomain: this.opts.defaultDomain, openTtlMs: this.opts.openTtlMs },
+      this.onRecord,
+      this.opts.savedParserState,
+    );
+  }
+
+  /** Reads one file (or stdin) from `read.startOffset` to its end. Throws InputError. */
+  async feed(path: string, read: ReadOptions = {}): Promise<ReadStats> {
+    const input = await openInput(path);
+    const reader = readLineBatches(input, { ...(this.opts.maxLineBytes ? { maxLineBytes: this.opts.maxLineBytes } : {}), ...read });
+    try {
+      for await (const batch of reader) {
+        let session = this.session;
+        if (!session) {
+          let parser = this.parser;
+          if (!parser) {
+            const found = detectParser(sampleOf(batch.lines));
+            if (!found) {
+              throw new InputError(input.name, `cannot tell the log format from its first lines (use --format ${parserNames().join('|')})`);
+            }
+            parser = found.parser;
+            this.parser = parser;
+            this.summary.format = parser.name;
+            this.summary.confidence = found.confidence;
+          }
+          session = this.open(parser, input.name, input.mtimeMs);
+          this.session = session;
+        }
+        const counts = this.summary.counts;
+        const samples = this.summary.unrecognisedSamples;
+        for (const line of batch.lines) {
+          const status = session.push(line);
+          counts[status]++;
+          if (status === 'unrecognised' && samples.length < this.opts.keepUnrecognised) samples.push(line);
+        }
+        if (this.opts.afterBatch) await this.opts.afterBatch();
+      }
+      const stats = reader.stats;
+      this.summary.read = this.summary.read
+        ? { lines: this.summary.read.lines + stats.lines, bytes: this.summary.read.bytes + stats.bytes, oversizedLines: this.summary.read.oversizedLines + stats.oversizedLines, endOffset: stats.endOffset }
+        : stats;
+      return stats;
+    } finally {
+      await input.close();
+    }
+  }
+
+  /** End of input for an ad-hoc scan: complete open messages. */
+  flush(): void {
+    this.session?.flush();
+  }
+
+  /** Open messages for the state file (cron mode); undefined before any line was read. */
+  snapshot(): unknown {
+    return this.session ? this.session.snapshot() : this.opts.savedParserState;
+  }
+
+  /** Blind spots the parser noticed, for stderr. */
+  finish(): InputSummary {
+    if (this.session) this.summary.diagnostics = this.session.diagnostics();
+    return this.summary;
+  }
+}
+
+/** Reads one input to the end and completes its open messages (the ad-hoc scan). */
+export async function processInput(path: string, opts: SourceOptions): Promise<InputSummary> {
+  const run = new SourceRun(path === '-' ? '-' : path, opts);
+  await run.feed(path);
+  run.flush();
+  return run.finish();
 }
