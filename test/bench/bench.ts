@@ -1,15 +1,22 @@
 /**
  * Throughput and memory benchmark (`npm run bench`, after a build).
  *
- *   node dist/test/bench/bench.js [--size 1G | --quick] [--runs 3] [--seed 1] [--out PATH]
+ *   node dist/test/bench/bench.js [--quick | --size 1G] [--workload postfix,kerio,mta-1,mta-4] [--runs 3] [--seed 1] [--out PATH]
  *
- * 1. Generates (or reuses) a synthetic Postfix log of the given size (generate.ts).
+ * 1. Generates (or reuses) one synthetic log per workload (generate.ts): Postfix 1 GiB,
+ *    Kerio mail.log and MTA LOG_FORMAT 1 and 4 512 MiB each (`--quick`: 50 and 25 MiB;
+ *    `--size` sets every workload's size), each with a config beside it whose
+ *    trustedNetworks cover the accounts' home networks.
  * 2. Times, as separate processes, each `--runs` times:
  *      raw reader     dist/test/bench/read-lines.js FILE (openInput + readLineBatches only)
- *      sendwatch scan node dist/src/cli/main.js scan --output ndjson FILE > out.ndjson
- *      awk            counting distinct sasl_username values: the floor any log
+ *      sendwatch scan node dist/src/cli/main.js scan --config CONFIG --format F --output ndjson FILE > out.ndjson
+ *                     (all rules on), and checks both hijacked accounts are reported
+ *                     at warning or above
+ *      awk            counting each account's submissions: the floor any log
  *                     scanner is compared with
- * 3. Prints median wall time, lines/s, MB/s and peak RSS against the targets.
+ * 3. Prints median wall time, lines/s, MB/s and peak RSS against the targets: 2 M
+ *    lines/s for Postfix (about 300 MB/s), the same MB/s for the other formats, whose
+ *    lines are longer; peak RSS at most 200 MB.
  *
  * Peak RSS comes from GNU time (`%M`, the kernel's maximum resident set) when
  * /usr/bin/time exists, otherwise from polling VmHWM in /proc/<pid>/status (a lower
@@ -23,17 +30,29 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CLI } from '../helpers/paths.js';
-import { DEFAULT_SEED, DEFAULT_SIZE, PostfixLogGenerator, ensureLog, parseSize, type BenchLog } from './generate.js';
+import { DEFAULT_SEED, WORKLOADS, ensureLog, findWorkload, parseSize, type BenchLog, type Workload } from './generate.js';
 
-const TARGET_LINES_PER_S = 2_000_000;
+/** The issue's target: 2 M Postfix lines/s, whose lines average 151 bytes: about 300 MB/s for every format. */
+const TARGET_POSTFIX_LINES_PER_S = 2_000_000;
+const POSTFIX_LINE_BYTES = 151;
+const TARGET_BYTES_PER_S = TARGET_POSTFIX_LINES_PER_S * POSTFIX_LINE_BYTES;
 const TARGET_PEAK_RSS_BYTES = 200 * 1e6;
-const QUICK_SIZE = 50 * 1024 ** 2;
 const READ_LINES = fileURLToPath(new URL('./read-lines.js', import.meta.url));
 const GNU_TIME = '/usr/bin/time';
-const AWK_PROGRAM = '/sasl_username=/{sub(/.*sasl_username=/,"");c[$0]++} END{for(k in c)n++; print n}';
+const COUNT_KEYS = 'END{for(k in c)n++; print n}';
+/** Per workload: count each account's submissions, the least a scanner for hijacks must do. */
+const AWK_PROGRAMS: Readonly<Record<string, string>> = {
+  'postfix': `/sasl_username=/{sub(/.*sasl_username=/,"");c[$0]++} ${COUNT_KEYS}`,
+  'kerio': `/ User: /{sub(/.* User: /,"");sub(/,.*/,"");c[$0]++} ${COUNT_KEYS}`,
+  'mta-1': `/ EEA /{if(match($0,/ [*][^ ]+/))c[substr($0,RSTART+2,RLENGTH-2)]++} ${COUNT_KEYS}`,
+  'mta-4': `/ us="[*]/{if(match($0,/ us="[*][^"]+/))c[substr($0,RSTART+6,RLENGTH-6)]++} ${COUNT_KEYS}`,
+};
 
 interface Options {
-  readonly size: number;
+  readonly workloads: readonly Workload[];
+  /** Every workload's size, or undefined for each one's default. */
+  readonly size: number | undefined;
+  readonly quick: boolean;
   readonly seed: number;
   readonly runs: number;
   readonly out: string | undefined;
@@ -53,6 +72,8 @@ interface Row {
   readonly name: string;
   readonly runs: readonly Run[];
   readonly note: string;
+  /** For a scan: whether it reported every hijacked account at warning or above. */
+  readonly ok?: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -61,15 +82,18 @@ function parseOptions(argv: readonly string[]): Options {
     options: {
       size: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      workload: { type: 'string', default: WORKLOADS.map((w) => w.name).join(',') },
       runs: { type: 'string', default: '3' },
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       out: { type: 'string' },
     },
   });
-  const size = values.size !== undefined ? parseSize(values.size) : values.quick ? QUICK_SIZE : DEFAULT_SIZE;
+  const size = values.size !== undefined ? parseSize(values.size) : undefined;
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`);
-  return { size, seed: Number(values.seed), runs, out: values.out };
+  const workloads = values.workload.split(',').filter((w) => w !== '').map(findWorkload);
+  if (values.out !== undefined && workloads.length !== 1) throw new Error('--out needs exactly one --workload');
+  return { workloads, size, quick: values.quick, seed: Number(values.seed), runs, out: values.out };
 }
 
 /** An executable on PATH, or undefined. */
@@ -173,35 +197,53 @@ async function cliRow(log: BenchLog, o: Options, workDir: string): Promise<Row> 
   const name = 'sendwatch scan';
   if (!existsSync(CLI)) return { name, runs: [], note: `not measured: ${CLI} does not exist yet (build the CLI, then rerun)` };
   const outPath = join(workDir, 'out.ndjson');
-  const runs = await repeat(o.runs, name, () => measure(process.execPath, [CLI, 'scan', '--output', 'ndjson', log.path], workDir, outPath));
+  const args = [CLI, 'scan', '--config', log.configPath, '--format', log.workload.format, '--output', 'ndjson', log.path];
+  const runs = await repeat(o.runs, name, () => measure(process.execPath, args, workDir, outPath));
   // 0 = nothing found, 1 = findings; anything else is a failure.
   const failed = runs.find((r) => r.exitCode !== 0 && r.exitCode !== 1);
   if (failed !== undefined) return { name, runs: [], note: `failed (exit ${String(failed.exitCode)}): ${firstLine(failed.stderr)}` };
-  const findings = readFileSync(outPath, 'utf8').split('\n').filter((l) => l !== '');
-  const flagged = new Set(findings.map(accountOf));
-  const hijacked = new PostfixLogGenerator(o.seed).hijackedAccounts;
-  const found = hijacked.filter((a) => flagged.has(a));
+  const findings = readFileSync(outPath, 'utf8').split('\n').filter((l) => l !== '').map(summaryOf);
+  const flagged = new Set(findings.map((f) => f.account));
+  const serious = new Set(findings.filter((f) => f.severity === 'warning' || f.severity === 'critical').map((f) => f.account));
+  const hijacked = log.workload.create(o.seed).hijackedAccounts;
+  const found = hijacked.filter((a) => serious.has(a));
+  const byRule = new Map<string, number>();
+  for (const f of findings) byRule.set(f.rule, (byRule.get(f.rule) ?? 0) + 1);
+  const rules = [...byRule].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${r} ${n}`).join(', ');
   return {
     name,
     runs,
-    note: `--output ndjson > out.ndjson: ${findings.length} findings on ${flagged.size} accounts; hijacked accounts found ${found.length}/${hijacked.length} (${hijacked.join(', ')})`,
+    ok: found.length === hijacked.length,
+    note: `${findings.length} findings on ${flagged.size} accounts (${rules}); hijacked accounts at warning or above ${found.length}/${hijacked.length} (${hijacked.join(', ')})${found.length === hijacked.length ? '' : ' MISSED'}`,
   };
 }
 
-function accountOf(ndjsonLine: string): string {
+interface FindingSummary {
+  readonly account: string;
+  readonly severity: string;
+  readonly rule: string;
+}
+
+function summaryOf(ndjsonLine: string): FindingSummary {
+  const str = (o: object, k: string): string => {
+    const v: unknown = (o as Record<string, unknown>)[k];
+    return typeof v === 'string' ? v : '';
+  };
   try {
     const parsed: unknown = JSON.parse(ndjsonLine);
-    return typeof parsed === 'object' && parsed !== null && 'account' in parsed && typeof parsed.account === 'string' ? parsed.account : '';
+    if (typeof parsed !== 'object' || parsed === null) return { account: '', severity: '', rule: '' };
+    return { account: str(parsed, 'account'), severity: str(parsed, 'severity'), rule: str(parsed, 'rule') };
   } catch {
-    return '';
+    return { account: '', severity: '', rule: '' };
   }
 }
 
 async function awkRow(log: BenchLog, o: Options, workDir: string): Promise<Row | undefined> {
   const awk = findExecutable('awk');
-  if (awk === undefined) return undefined;
-  const runs = await repeat(o.runs, 'awk', () => measure(awk, [AWK_PROGRAM, log.path], workDir));
-  return { name: 'awk baseline', runs, note: `${firstLine(runs[0]?.stdout ?? '')} distinct sasl_username (${realpathSync(awk)})` };
+  const program = AWK_PROGRAMS[log.workload.name];
+  if (awk === undefined || program === undefined) return undefined;
+  const runs = await repeat(o.runs, 'awk', () => measure(awk, [program, log.path], workDir));
+  return { name: 'awk baseline', runs, note: `${firstLine(runs[0]?.stdout ?? '')} distinct sending accounts (${realpathSync(awk)})` };
 }
 
 // ---------------------------------------------------------------------------
@@ -221,49 +263,74 @@ function verdict(ok: boolean): string {
   return ok ? 'ok' : 'MISS';
 }
 
-function table(rows: readonly Row[], log: BenchLog): string {
-  const awkWall = rows.find((r) => r.name === 'awk baseline');
-  const awkMedian = awkWall !== undefined ? median(awkWall.runs.map((r) => r.wallS)) : undefined;
-  const header = ['', 'wall s (median)', 'lines/s', 'MB/s', 'peak RSS', 'x awk', 'lines/s >= 2 M', 'RSS <= 200 MB'];
-  const body = rows.filter((r) => r.runs.length > 0).map((r) => {
-    const wall = median(r.runs.map((x) => x.wallS));
-    const peak = Math.max(...r.runs.map((x) => x.peakRssBytes ?? 0));
-    const isAwk = r.name === 'awk baseline';
-    return [
-      r.name,
-      wall.toFixed(2),
-      formatRate(log.lines / wall),
-      (log.bytes / 1e6 / wall).toFixed(0),
-      formatRss(r.runs),
-      awkMedian !== undefined && !isAwk ? (wall / awkMedian).toFixed(2) : '',
-      isAwk ? '' : verdict(log.lines / wall >= TARGET_LINES_PER_S),
-      isAwk ? '' : verdict(peak > 0 && peak <= TARGET_PEAK_RSS_BYTES),
-    ];
-  });
+/** The lines/s that make TARGET_BYTES_PER_S at this log's mean line length. */
+function targetLinesPerS(log: BenchLog): number {
+  return TARGET_BYTES_PER_S / (log.bytes / log.lines);
+}
+
+function table(sections: readonly Section[]): string {
+  const header = ['', 'wall s (median)', 'lines/s', 'MB/s', 'peak RSS', 'x awk', 'lines/s target', 'speed', 'RSS <= 200 MB', 'findings'];
+  const body: string[][] = [];
+  for (const { log, rows } of sections) {
+    const awkWall = rows.find((r) => r.name === 'awk baseline');
+    const awkMedian = awkWall !== undefined ? median(awkWall.runs.map((r) => r.wallS)) : undefined;
+    const target = targetLinesPerS(log);
+    for (const r of rows.filter((x) => x.runs.length > 0)) {
+      const wall = median(r.runs.map((x) => x.wallS));
+      const peak = Math.max(...r.runs.map((x) => x.peakRssBytes ?? 0));
+      const isAwk = r.name === 'awk baseline';
+      body.push([
+        `${log.workload.name}: ${r.name}`,
+        wall.toFixed(2),
+        formatRate(log.lines / wall),
+        (log.bytes / 1e6 / wall).toFixed(0),
+        formatRss(r.runs),
+        awkMedian !== undefined && !isAwk ? (wall / awkMedian).toFixed(2) : '',
+        isAwk ? '' : formatRate(target),
+        isAwk ? '' : verdict(log.lines / wall >= target),
+        isAwk ? '' : verdict(peak > 0 && peak <= TARGET_PEAK_RSS_BYTES),
+        r.ok === undefined ? '' : verdict(r.ok),
+      ]);
+    }
+  }
   const all = [header, ...body];
   const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
   const render = (row: readonly string[]): string => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   return [render(header), ...body.map(render)].join('\n');
 }
 
+interface Section {
+  readonly log: BenchLog;
+  readonly rows: readonly Row[];
+}
+
+async function measureWorkload(workload: Workload, o: Options, workDir: string): Promise<Section> {
+  const size = o.size ?? (o.quick ? workload.quickSize : workload.defaultSize);
+  process.stderr.write(`${workload.name}: ${(size / 1e6).toFixed(0)} MB target, seed ${o.seed}\n`);
+  const log = await ensureLog(workload, o.seed, size, o.out, (b) => process.stderr.write(`  generating: ${(b / 1e6).toFixed(0)} MB\n`));
+  const rows: Row[] = [await rawReaderRow(log, o, workDir), await cliRow(log, o, workDir)];
+  const awk = await awkRow(log, o, workDir);
+  if (awk !== undefined) rows.push(awk);
+  return { log, rows };
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const o = parseOptions(argv);
-  process.stderr.write(`log: ${(o.size / 1e6).toFixed(0)} MB target, seed ${o.seed}\n`);
-  const log = await ensureLog(o.seed, o.size, o.out, (b) => process.stderr.write(`  generating: ${(b / 1e6).toFixed(0)} MB\n`));
   const workDir = mkdtempSync(join(tmpdir(), 'sendwatch-bench-'));
   try {
-    const rows: Row[] = [await rawReaderRow(log, o, workDir), await cliRow(log, o, workDir)];
-    const awk = await awkRow(log, o, workDir);
-    if (awk !== undefined) rows.push(awk);
-
-    console.log(`${log.reused ? 'reused' : 'generated'} ${log.path}`);
-    console.log(`${(log.bytes / 1e6).toFixed(1)} MB, ${log.lines} lines; ${o.runs} run(s) each, node ${process.version}; MB = 10^6 bytes`);
+    const sections: Section[] = [];
+    for (const w of o.workloads) sections.push(await measureWorkload(w, o, workDir));
+    console.log(`${o.runs} run(s) each, node ${process.version}; MB = 10^6 bytes; speed target ${(TARGET_BYTES_PER_S / 1e6).toFixed(0)} MB/s (2 M lines/s of Postfix)`);
+    for (const { log } of sections) {
+      console.log(`${log.workload.name}: ${log.reused ? 'reused' : 'generated'} ${log.path}: ${(log.bytes / 1e6).toFixed(1)} MB, ${log.lines} lines, ${(log.bytes / log.lines).toFixed(0)} bytes/line`);
+    }
     console.log('');
-    console.log(table(rows, log));
+    console.log(table(sections));
     console.log('');
-    for (const r of rows) console.log(`${r.name}: ${r.note}`);
-    if (awk === undefined) console.log('awk baseline: not measured (no awk on PATH)');
+    for (const { log, rows } of sections) for (const r of rows) console.log(`${log.workload.name}: ${r.name}: ${r.note}`);
+    if (findExecutable('awk') === undefined) console.log('awk baseline: not measured (no awk on PATH)');
     console.log(`peak RSS: ${existsSync(GNU_TIME) ? `${GNU_TIME} -f %M (maximum resident set)` : 'VmHWM polled every 10 ms (lower bound)'}`);
+    if (sections.some(({ rows }) => rows.some((r) => r.ok === false))) process.exitCode = 1;
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
