@@ -2,10 +2,11 @@
 import type { Rule } from './types.js';
 import { foreignSenderHost } from './foreign-sender-host.js';
 import { fromUserMismatch } from './from-user-mismatch.js';
+import { metermaidQuota } from './metermaid-quota.js';
 import { oddHours } from './odd-hours.js';
 import { sendsPerAccount } from './sends-per-account.js';
 
-const all: Rule[] = [foreignSenderHost, fromUserMismatch, oddHours, sendsPerAccount];
+const all: Rule[] = [foreignSenderHost, fromUserMismatch, metermaidQuota, oddHours, sendsPerAccount];
 
 export const rules: readonly Rule[] = all.sort((a, b) => a.name.localeCompare(b.name));
 
