@@ -69,7 +69,7 @@ export function processIo(): Io {
     err(line) {
       process.stderr.write(`sendwatch: ${line}\n`);
     },
-    stdoutIsTty: process.stdout.isTTY === true,
-    stdinIsTty: process.stdin.isTTY === true,
+    stdoutIsTty: Boolean(process.stdout.isTTY as boolean | undefined),
+    stdinIsTty: Boolean(process.stdin.isTTY as boolean | undefined),
   };
 }

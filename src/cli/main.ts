@@ -24,6 +24,18 @@ Exit status:
   2  usage or config error      3  an input could not be read (others are still scanned)
 `;
 
+const RUN_EXAMPLES = `
+Examples:
+  */10 * * * * sendwatch run --config /etc/sendwatch/config.json     crontab line
+  sendwatch run -c /etc/sendwatch/config.json --from-start            first run over whole logs
+  sendwatch run -c config.json --output ndjson | logger -t sendwatch  alerts to another tool
+
+Exit status:
+  0  nothing new      1  new alerts      2  usage or config error
+  3  a log could not be read or the e-mail could not be sent (kept in the outbox; retried next run)
+  4  another run holds the lock: nothing was done
+`;
+
 async function main(argv: readonly string[], io: Io): Promise<number> {
   const program = new Command();
   program
@@ -65,6 +77,52 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
     });
 
   program
+    .command('run')
+    .description('cron mode: read what the configured logs gained since the last run, alert once by e-mail')
+    .requiredOption('-c, --config <file>', 'JSON config with "sources", "state" and "alerts"', '/etc/sendwatch/config.json')
+    .option('--from-start', 'first run: read the logs from the beginning, not just the last window', false)
+    .addOption(new Option('-o, --output <format>', 'also print the new alerts on stdout').choices(['text', 'ndjson', 'tsv']))
+    .option('-q, --quiet', 'no notes on stderr, only errors', false)
+    .option('-v, --verbose', 'per-log statistics on stderr', false)
+    .addHelpText('after', RUN_EXAMPLES)
+    .action(async (opts: Record<string, unknown>) => {
+      const { runCron } = await import('./run.js');
+      code = await runCron({
+        config: String(opts.config), fromStart: opts.fromStart === true, quiet: opts.quiet === true, verbose: opts.verbose === true,
+        output: opts.output === 'text' || opts.output === 'ndjson' || opts.output === 'tsv' ? opts.output : undefined,
+      }, io);
+    });
+
+  const state = program.command('state').description("look at or reset cron mode's state file");
+  state
+    .command('show')
+    .description('cursors, open messages, accounts tracked, alerts remembered, outbox')
+    .option('-c, --config <file>', 'JSON config', '/etc/sendwatch/config.json')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runStateShow } = await import('./state-cmd.js');
+      code = await runStateShow(String(opts.config), io);
+    });
+  state
+    .command('reset')
+    .description('start over: the state file is moved aside (never deleted)')
+    .option('-c, --config <file>', 'JSON config', '/etc/sendwatch/config.json')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runStateReset } = await import('./state-cmd.js');
+      code = runStateReset(String(opts.config), io);
+    });
+
+  program
+    .command('test-email')
+    .description('send a test message through the configured alert transport')
+    .option('-c, --config <file>', 'JSON config with an "alerts" section', '/etc/sendwatch/config.json')
+    .action(async (opts: Record<string, unknown>) => {
+      const [{ loadConfig }, { runTestEmail }] = await Promise.all([import('../config/load.js'), import('./test-email.js')]);
+      const config = loadConfig(String(opts.config));
+      if (!config.alerts) throw new UsageError(`${String(opts.config)}: no "alerts" section: nothing to test`);
+      code = await runTestEmail(config.alerts, io);
+    });
+
+  program
     .command('formats')
     .description('list the log formats sendwatch understands')
     .action(async () => {
@@ -84,6 +142,7 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
 Examples:
   sendwatch scan /var/log/mail.log
   sendwatch scan --output ndjson --config /etc/sendwatch/config.json maillog.1 maillog
+  */10 * * * * sendwatch run --config /etc/sendwatch/config.json   (crontab)
   sendwatch scan --help`);
 
   try {

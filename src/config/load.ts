@@ -10,10 +10,11 @@ import { NetMatcher } from '../core/net.js';
 import { hostTimezone } from '../core/time.js';
 import { nearest, UsageError } from '../core/errors.js';
 import { ruleOptionSchemas } from '../rules/index.js';
+import { parserNames } from '../parsers/index.js';
 import type { ResolvedOfficeHours, RuleContext } from '../rules/types.js';
 import { buildConfigSchema } from './schema.js';
 
-export const configSchema = buildConfigSchema(ruleOptionSchemas());
+export const configSchema = buildConfigSchema(ruleOptionSchemas(), parserNames());
 export type Config = z.output<typeof configSchema>;
 
 function pathText(path: readonly PropertyKey[]): string {
@@ -27,6 +28,8 @@ function pathText(path: readonly PropertyKey[]): string {
 
 interface SchemaDef {
   type?: string;
+  options?: unknown[];
+  out?: unknown;
   shape?: Record<string, unknown>;
   innerType?: unknown;
   element?: unknown;
@@ -36,8 +39,8 @@ const defOf = (s: unknown): SchemaDef | undefined => (s as { def?: SchemaDef } |
 
 function unwrap(s: unknown): unknown {
   let d = defOf(s);
-  while (d && (d.type === 'optional' || d.type === 'default' || d.type === 'prefault')) {
-    s = d.innerType;
+  while (d && (d.type === 'optional' || d.type === 'default' || d.type === 'prefault' || d.type === 'pipe')) {
+    s = d.type === 'pipe' ? d.out : d.innerType;
     d = defOf(s);
   }
   return s;
@@ -165,8 +168,10 @@ export function checkReferences(config: Config, file = 'config'): void {
 /**
  * Every key path of the config schema (`accounts.*.aliases`, `rules.odd-hours.severity`,
  * `rules.sends-per-account.windows[].minutes`), for docs that must not drift from it.
+ * Without alternatives, the keys inside a union (one of several transport kinds) are left
+ * out: an example can only show one kind at a time.
  */
-export function configKeyPaths(): string[] {
+export function configKeyPaths(withAlternatives = true): string[] {
   const out: string[] = [];
   const walk = (schema: unknown, prefix: string): void => {
     const s = unwrap(schema);
@@ -179,7 +184,21 @@ export function configKeyPaths(): string[] {
       }
     } else if (d?.type === 'array') walk(d.element, `${prefix}[]`);
     else if (d?.type === 'record') walk(d.valueType, `${prefix}.*`);
+    else if (d?.type === 'union' && d.options && withAlternatives) for (const o of d.options) walk(o, prefix);
   };
   walk(configSchema, '');
+  return [...new Set(out)];
+}
+
+/**
+ * Accounts that are sendwatch itself: its alert sender and its SMTP login. Its own
+ * digests must never count as an account's sending.
+ */
+export function selfAccounts(config: Config): string[] {
+  const a = config.alerts;
+  if (!a) return [];
+  const out: string[] = [];
+  if (a.from) out.push(a.from.toLowerCase());
+  if (a.transport.type === 'smtp' && a.transport.user) out.push(normaliseAccount(a.transport.user, config.defaultDomain));
   return out;
 }

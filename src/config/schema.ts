@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseCidr, PRIVATE_NETWORKS } from '../core/net.js';
 import { isValidTimezone } from '../core/time.js';
+import { AlertsSchema } from './alerts-schema.js';
 
 export const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, {
   message: 'not an IPv4/IPv6 address or network in CIDR form (e.g. 10.0.0.0/8, 2001:db8::/32)',
@@ -61,8 +62,21 @@ export const commonRuleOptions = {
 
 export const CommonRuleOptionsSchema = z.object(commonRuleOptions);
 
-/** The config schema, built around the rule registry's option schemas. */
-export function buildConfigSchema(ruleOptions: ReadonlyMap<string, z.ZodType>) {
+/** Where cron mode keeps its state; not a world-writable directory. */
+export const DEFAULT_STATE_PATH = '/var/lib/sendwatch/state.json';
+
+/** The config schema, built around the rule registry's option schemas and the parser names. */
+export function buildConfigSchema(ruleOptions: ReadonlyMap<string, z.ZodType>, formats: readonly string[]) {
+  const SourceSchema = z.strictObject({
+    /** The live log file (rotated siblings next to it are found by sendwatch). */
+    path: z.string().min(1),
+    /** `auto` (detected from the first lines) or a parser name. */
+    format: z.string().refine((f) => f === 'auto' || formats.includes(f), {
+      message: `not a log format (known: auto, ${formats.join(', ')})`,
+    }).default('auto'),
+    /** Zone of this log's stamps when they have none; default: the top-level `timezone`. */
+    timezone: TimeZone.optional(),
+  });
   const rules: Record<string, z.ZodOptional<z.ZodType>> = {};
   for (const [name, schema] of ruleOptions) rules[name] = schema.optional();
   return z.strictObject({
@@ -84,5 +98,16 @@ export function buildConfigSchema(ruleOptions: ReadonlyMap<string, z.ZodType>) {
     ignoreAccounts: z.array(z.string().min(1)).default([]),
     /** Options per rule, keyed by rule name. */
     rules: z.strictObject(rules).prefault({}),
+    /** The logs `sendwatch run` watches (cron mode). */
+    sources: z.array(SourceSchema).default([]),
+    /** Cron mode's memory between runs. */
+    state: z.strictObject({
+      /** The state file (created 0600; its directory 0700 if sendwatch creates it). */
+      path: z.string().min(1).default(DEFAULT_STATE_PATH),
+      /** Hours an unfinished message is kept open across runs before it is completed or dropped. */
+      openMessageHours: z.number().positive().max(24 * 30).default(120),
+    }).prefault({}),
+    /** E-mail alerts of `sendwatch run`; without this section new alerts go to stdout (cron mails them). */
+    alerts: AlertsSchema.optional(),
   });
 }

@@ -5,7 +5,7 @@
 import { PatternSet } from '../core/glob.js';
 import type { Finding, MailRecord, RecordKind } from '../core/types.js';
 import { CommonRuleOptionsSchema } from '../config/schema.js';
-import type { Config } from '../config/load.js';
+import { selfAccounts, type Config } from '../config/load.js';
 import { rules as registry } from './index.js';
 import type { Rule, RuleContext, RuleInstance } from './types.js';
 
@@ -49,7 +49,7 @@ export function createEngine(config: Config, ctx: RuleContext, sink: (f: Finding
       byKind.set(kind, list);
     }
   }
-  const ignore = new PatternSet(config.ignoreAccounts);
+  const ignore = new PatternSet([...config.ignoreAccounts, ...selfAccounts(config)]);
   const ignoredCache = new Map<string, boolean>();
   const isIgnored = (account: string): boolean => {
     let v = ignoredCache.get(account);

@@ -3,7 +3,7 @@
  * verified by reading each file line by line; a new file in the corpus fails here until
  * someone reads it and adds its counts.
  */
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits describe/it itself; see report */
+ 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test awaits describe/it itself; see report */
+ 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { metermaid, parseClientAddress, parseCounterBody, stampToEpoch, detectMeterMaid } from '../../src/parsers/metermaid.js';

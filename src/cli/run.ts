@@ -1,0 +1,259 @@
+/**
+ * `sendwatch run`: the cron job. Reads what each watched log gained since the last run
+ * (following rotations), continues every window and open message from the state file,
+ * and tells the admins once about what is new.
+ *
+ * Order of a run, so that a crash or an SMTP outage loses nothing:
+ *   lock -> load state -> read and evaluate -> write state WITH the new digest in the
+ *   outbox -> send the outbox -> write state without what was sent -> unlock.
+ * A crash before the first write redoes the run; after it, the next run sends the
+ * outbox. At worst one digest goes out twice.
+ */
+import { randomBytes } from 'node:crypto';
+import { decideAlerts } from '../alerts/policy.js';
+import type { Alert, Digest } from '../alerts/types.js';
+import { loadConfig, resolveContext, type Config } from '../config/load.js';
+import { now } from '../core/clock.js';
+import { EXIT, UsageError } from '../core/errors.js';
+import { SourceRun, type InputSummary } from '../core/pipeline.js';
+import { hostTimezone } from '../core/time.js';
+import type { Finding, MailRecord } from '../core/types.js';
+import { detectParser, findParser } from '../parsers/index.js';
+import { createEngine } from '../rules/engine.js';
+import { cursorAfter, planRead, type Cursor } from '../sources/cursor.js';
+import { InputError, openInput, readLineBatches } from '../sources/lines.js';
+import { acquireLock, loadState, LockedError, saveState } from '../state/store.js';
+import type { OutboxEntry, SourceState, State } from '../state/schema.js';
+import type { Io } from './io.js';
+import { toNdjsonLine, toText, toTsvLine, type OutputFormat } from './output.js';
+import { Chalk } from 'chalk';
+
+/** Another run holds the lock: nothing was done. */
+export const EXIT_LOCKED = 4;
+
+export interface RunOptions {
+  readonly config: string;
+  readonly fromStart: boolean;
+  readonly output?: OutputFormat | undefined;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+}
+
+/**
+ * Test hook: `SENDWATCH_FAULT=<point>` kills the process with SIGKILL at that point,
+ * so the crash tests can prove that nothing is lost wherever a run dies.
+ */
+function fault(point: string): void {
+  if (process.env.SENDWATCH_FAULT === point) process.kill(process.pid, 'SIGKILL');
+}
+
+/** The longest span of log time any rule looks back over: a first run reads this much history. */
+export function longestWindowMs(config: Config): number {
+  const r = config.rules as Record<string, Record<string, unknown> | undefined>;
+  const minutes: number[] = [60];
+  const spa = r['sends-per-account']?.windows;
+  if (Array.isArray(spa)) for (const w of spa) minutes.push(Number((w as { minutes?: unknown }).minutes) || 0);
+  else minutes.push(1440);
+  minutes.push(Number(r['from-user-mismatch']?.windowMinutes ?? 60));
+  minutes.push(Number(r['odd-hours']?.gapMinutes ?? 120));
+  minutes.push(Number(r['foreign-sender-host']?.repeatAfterHours ?? 24) * 60);
+  return Math.max(...minutes.filter((m) => Number.isFinite(m))) * 60_000;
+}
+
+/** Log time of a line, by the source's parser: for placing a first run's start. */
+async function timeReader(path: string, format: string | undefined, timezone: string): Promise<{ format?: string; timeOf: (text: string) => number | undefined }> {
+  let parser = format && format !== 'auto' ? findParser(format) : undefined;
+  if (!parser) {
+    const input = await openInput(path);
+    const sample: string[] = [];
+    try {
+      for await (const batch of readLineBatches(input)) {
+        for (const l of batch.lines) if (l.text.trim() !== '' && sample.length < 50) sample.push(l.text);
+        break;
+      }
+    } finally {
+      await input.close();
+    }
+    parser = detectParser(sample)?.parser;
+  }
+  if (!parser) return { timeOf: () => undefined };
+  const parse = parser.createLineParser({ source: path, timezone, referenceTime: now() });
+  let lineNo = 0;
+  return {
+    format: parser.name,
+    timeOf: (text) => {
+      const r = parse({ source: path, lineNo: ++lineNo, text });
+      if (r.kind !== 'event') return undefined;
+      const at = (r.event as { at?: unknown }).at;
+      return typeof at === 'number' ? at : undefined;
+    },
+  };
+}
+
+function report(io: Io, s: InputSummary, o: RunOptions): void {
+  if (o.verbose) {
+    const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
+    io.err(`${s.name}: ${s.format}, ${total} new lines: ${s.counts.event} events, ${s.counts.ignored} ignored, ${s.counts.unrecognised} not understood; ${s.records} records`);
+    for (const l of s.unrecognisedSamples) io.err(`  not understood: ${l.source}:${l.lineNo}: ${l.text.slice(0, 300)}`);
+  } else if (!o.quiet && s.counts.unrecognised > 0) {
+    io.err(`${s.name}: ${s.counts.unrecognised} new lines not understood as ${s.format} (--verbose lists them)`);
+  }
+  if (!o.quiet) for (const d of s.diagnostics) io.err(`${s.name}: ${d}`);
+}
+
+/** An alert as a finding, for stdout: the scan's NDJSON/TSV contract plus `reason`. */
+function alertAsFinding(a: Alert): Finding {
+  return { rule: a.rule, account: a.account, severity: a.severity, at: a.firstSeen, message: a.message, data: a.data, evidence: a.evidence };
+}
+
+function printAlerts(io: Io, alerts: readonly Alert[], format: OutputFormat, tz: string): void {
+  if (alerts.length === 0) return;
+  if (format === 'ndjson') {
+    for (const a of alerts) io.write(`${toNdjsonLine(alertAsFinding(a)).slice(0, -1)},"reason":${JSON.stringify(a.reason)}}\n`);
+  } else if (format === 'tsv') {
+    for (const a of alerts) io.write(`${toTsvLine(alertAsFinding(a))}\n`);
+  } else {
+    const chalk = new Chalk({ level: 0 });
+    io.write(toText(alerts.map(alertAsFinding), { chalk, timezone: tz, evidenceLines: 5, width: 240 }));
+  }
+}
+
+interface SourceOutcome {
+  readonly state: SourceState | undefined;
+  readonly lastAt: number | undefined;
+  readonly failed: boolean;
+}
+
+async function readSource(
+  src: Config['sources'][number], saved: SourceState | undefined, config: Config, o: RunOptions, io: Io,
+  onRecord: (r: MailRecord) => void,
+): Promise<SourceOutcome> {
+  const tz = src.timezone ?? config.timezone ?? hostTimezone();
+  const format = src.format !== 'auto' ? src.format : saved?.format ?? 'auto';
+  let batches = 0;
+  const run = new SourceRun(src.path, {
+    format, timezone: tz, defaultDomain: config.defaultDomain, openTtlMs: config.state.openMessageHours * 3_600_000,
+    keepUnrecognised: o.verbose ? 100 : 0, onRecord, savedParserState: saved?.parser,
+    afterBatch: () => {
+      if (++batches === 1) fault('mid-read');
+      return Promise.resolve();
+    },
+  });
+  try {
+    const times = saved?.cursor || o.fromStart ? { timeOf: () => undefined } : await timeReader(src.path, format, tz).catch(() => ({ timeOf: () => undefined }));
+    const plan = await planRead(src.path, saved?.cursor, {
+      startAt: o.fromStart ? 'start' : 'end-window', windowMs: longestWindowMs(config), timeOf: times.timeOf,
+    });
+    for (const w of plan.warnings) io.err(w);
+    let live: { endOffset: number; lineNo: number } | undefined;
+    for (const seg of plan.segments) {
+      const stats = await run.feed(seg.path, { startOffset: seg.startOffset, firstLineNo: seg.firstLineNo, consumePartialLastLine: !seg.live });
+      if (seg.live) live = { endOffset: stats.endOffset, lineNo: seg.firstLineNo + stats.lines };
+    }
+    const cursor: Cursor | undefined = live ? await cursorAfter(src.path, live.endOffset, live.lineNo) : saved?.cursor;
+    report(io, run.finish(), o);
+    const fmt = run.format ?? saved?.format;
+    const parser = run.snapshot();
+    return {
+      state: { ...(cursor ? { cursor } : {}), ...(fmt ? { format: fmt } : {}), ...(parser !== undefined ? { parser } : {}) },
+      lastAt: run.summary.lastAt, failed: false,
+    };
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    // The cursor stays where it was: the next run reads this log again from there.
+    io.err(e.message);
+    return { state: saved, lastAt: undefined, failed: true };
+  }
+}
+
+async function sendOutbox(state: State, config: Config, tz: string, io: Io): Promise<{ sent: number; failed: boolean }> {
+  const alerts = config.alerts;
+  if (!alerts || state.outbox.length === 0) return { sent: 0, failed: false };
+  const { sendMail } = await import('../sinks/mail.js');
+  const { digestMessage } = await import('../alerts/message.js');
+  let sent = 0;
+  while (state.outbox.length > 0) {
+    const entry = state.outbox[0] as OutboxEntry;
+    try {
+      await sendMail(alerts.transport, digestMessage(entry.digest, alerts, { timezone: tz, sentAt: now() }));
+      // Sent but not yet struck from the outbox: a crash here sends this digest twice.
+      fault('mid-send');
+      state.outbox.shift();
+      sent++;
+    } catch (e) {
+      entry.attempts++;
+      entry.lastAttempt = now();
+      entry.lastError = e instanceof Error ? e.message : String(e);
+      io.err(`alert e-mail not sent: ${entry.lastError}; ${state.outbox.length} digest(s) kept in the outbox for the next run`);
+      return { sent, failed: true };
+    }
+  }
+  return { sent, failed: false };
+}
+
+export async function runCron(o: RunOptions, io: Io): Promise<number> {
+  const config = loadConfig(o.config);
+  if (config.sources.length === 0) throw new UsageError(`${o.config}: "sources" is empty: list the logs sendwatch run should watch`);
+  const statePath = config.state.path;
+  let lock;
+  try {
+    lock = acquireLock(statePath);
+  } catch (e) {
+    if (e instanceof LockedError) {
+      io.err(e.message);
+      return EXIT_LOCKED;
+    }
+    throw e;
+  }
+  try {
+    fault('after-lock');
+    const wall = now();
+    const loaded = loadState(statePath, wall);
+    if (loaded.warning) io.err(loaded.warning);
+    const state = loaded.state;
+    const tz = config.timezone ?? hostTimezone();
+    const findings: Finding[] = [];
+    const engine = createEngine(config, resolveContext(config), (f) => findings.push(f), { saved: state.rules });
+
+    let failed = false;
+    let latest = 0;
+    const sources: Record<string, SourceState> = { ...state.sources };
+    for (const src of config.sources) {
+      const r = await readSource(src, state.sources[src.path], config, o, io, (rec) => engine.onRecord(rec));
+      if (r.state) sources[src.path] = r.state;
+      if (r.failed) failed = true;
+      if (r.lastAt !== undefined && r.lastAt > latest) latest = r.lastAt;
+    }
+
+    const alertsCfg = config.alerts;
+    const decided = decideAlerts(findings, state.alerts, {
+      minSeverity: alertsCfg?.minSeverity ?? 'warning',
+      cooldownMs: (alertsCfg?.cooldownHours ?? 24) * 3_600_000,
+      ...(latest > 0 ? { now: latest } : {}),
+    });
+    const next: State = { ...state, updatedAt: wall, sources, rules: engine.snapshot(), alerts: decided.memory, outbox: [...state.outbox] };
+    if (alertsCfg && decided.alerts.length > 0) {
+      const digest: Digest = { id: `${wall.toString(36)}.${randomBytes(6).toString('hex')}`, createdAt: wall, host: alertsCfg.hostname, alerts: decided.alerts };
+      // The state holds plain mutable JSON: copy the readonly alert structures into it.
+      next.outbox.push({ digest: { ...digest, alerts: digest.alerts.map((a) => ({ ...a, data: { ...a.data }, evidence: a.evidence.map((e) => ({ ...e })) })) }, attempts: 0 });
+    }
+    saveState(statePath, next);
+    fault('after-state-write');
+
+    // Without an e-mail section the alerts go to stdout, which cron mails: mailx manners.
+    const format = o.output ?? (alertsCfg ? undefined : 'text');
+    if (format) printAlerts(io, decided.alerts, format, tz);
+    await io.drain();
+
+    const outboxBefore = next.outbox.length;
+    const sending = await sendOutbox(next, config, tz, io);
+    if (sending.failed) failed = true;
+    if (next.outbox.length !== outboxBefore || sending.failed) saveState(statePath, next);
+    fault('after-send');
+    if (failed) return EXIT.RUNTIME;
+    return decided.alerts.length > 0 ? EXIT.FINDINGS : EXIT.OK;
+  } finally {
+    lock.release();
+  }
+}
+

@@ -1,0 +1,89 @@
+/**
+ * The state file of cron mode: versioned and validated on load, so a file written by
+ * another version or damaged on disk is recognised instead of misread.
+ */
+import { z } from 'zod';
+
+export const STATE_VERSION = 1;
+
+const Evidence = z.object({ source: z.string(), lineNo: z.number(), text: z.string() });
+const Severity = z.enum(['info', 'warning', 'critical']);
+
+export const CursorSchema = z.object({
+  path: z.string(),
+  dev: z.number(),
+  ino: z.number(),
+  size: z.number(),
+  offset: z.number(),
+  lineNo: z.number(),
+  headHash: z.string(),
+  headLength: z.number(),
+  mtimeMs: z.number(),
+});
+
+export const SourceStateSchema = z.object({
+  cursor: CursorSchema.optional(),
+  /** The detected (or configured) parser, so a quiet file keeps its format. */
+  format: z.string().optional(),
+  /** The correlator's open messages (parser-specific JSON). */
+  parser: z.unknown().optional(),
+});
+
+/** What the alert policy remembers of a fingerprint (rule + account + level). */
+export const AlertMemorySchema = z.object({
+  rule: z.string(),
+  account: z.string(),
+  severity: Severity,
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  lastSent: z.number(),
+  /** The size of the condition when last sent, so a doubling is news again. */
+  magnitude: z.number(),
+  sent: z.number(),
+});
+
+export const AlertSchema = z.object({
+  fingerprint: z.string(),
+  rule: z.string(),
+  account: z.string(),
+  severity: Severity,
+  reason: z.enum(['new', 'escalated', 'reminder']),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  message: z.string(),
+  data: z.record(z.string(), z.union([z.string(), z.number()])),
+  evidence: z.array(Evidence),
+});
+
+export const DigestSchema = z.object({
+  id: z.string(),
+  createdAt: z.number(),
+  host: z.string(),
+  alerts: z.array(AlertSchema),
+});
+
+export const OutboxEntrySchema = z.object({
+  digest: DigestSchema,
+  attempts: z.number(),
+  lastError: z.string().optional(),
+  lastAttempt: z.number().optional(),
+});
+
+export const StateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  updatedAt: z.number(),
+  sources: z.record(z.string(), SourceStateSchema),
+  /** Each rule's windows and episodes (rule-specific JSON). */
+  rules: z.record(z.string(), z.unknown()),
+  alerts: z.record(z.string(), AlertMemorySchema),
+  outbox: z.array(OutboxEntrySchema),
+});
+
+export type State = z.output<typeof StateSchema>;
+export type SourceState = z.output<typeof SourceStateSchema>;
+export type AlertMemory = z.output<typeof AlertMemorySchema>;
+export type OutboxEntry = z.output<typeof OutboxEntrySchema>;
+
+export function emptyState(now: number): State {
+  return { version: STATE_VERSION, updatedAt: now, sources: {}, rules: {}, alerts: {}, outbox: [] };
+}

@@ -1,0 +1,163 @@
+/**
+ * The state file on disk: a lock against overlapping runs, validated loading, and
+ * atomic saving (temp file in the same directory, fsync, rename, fsync the directory).
+ * Files are created 0600 with O_EXCL | O_NOFOLLOW, so a planted symlink is never followed.
+ */
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { RuntimeError } from '../core/errors.js';
+import { emptyState, StateSchema, STATE_VERSION, type State } from './schema.js';
+
+/** Another run holds the lock: exit with this status and change nothing. */
+export class LockedError extends Error {
+  override readonly name = 'LockedError';
+}
+
+const CREATE_EXCL = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+function errno(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code;
+}
+
+function describeFsError(what: string, path: string, e: unknown): string {
+  const code = errno(e);
+  const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+    : code === 'ENOSPC' ? 'no space left on device'
+      : code === 'EROFS' ? 'read-only file system'
+        : code === 'ENOENT' ? 'no such directory'
+          : code === 'ELOOP' ? 'is a symbolic link (refused)'
+            : (e as Error).message;
+  return `cannot ${what} ${path}: ${why}`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errno(e) === 'EPERM';
+  }
+}
+
+export interface Lock {
+  release(): void;
+}
+
+/** Takes `<state>.lock`; a lock left by a dead process is taken over. */
+export function acquireLock(statePath: string): Lock {
+  const lockPath = `${statePath}.lock`;
+  mkdirSync(dirname(statePath), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(lockPath, CREATE_EXCL, 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return {
+        release() {
+          try {
+            const owner = Number(readFileSync(lockPath, 'utf8').trim());
+            if (owner === process.pid) unlinkSync(lockPath);
+          } catch {
+            // Already gone: nothing to release.
+          }
+        },
+      };
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw new RuntimeError(describeFsError('create lock', lockPath, e));
+      let owner = NaN;
+      try {
+        owner = Number(readFileSync(lockPath, 'utf8').trim());
+      } catch {
+        // Vanished between open and read: try again.
+        continue;
+      }
+      if (Number.isInteger(owner) && owner > 0 && pidAlive(owner)) {
+        throw new LockedError(`another sendwatch run (pid ${owner}) holds ${lockPath}; nothing done`);
+      }
+      // A crashed run's lock (or an unreadable one): take it over.
+      try {
+        unlinkSync(lockPath);
+      } catch (u) {
+        if (errno(u) !== 'ENOENT') throw new RuntimeError(describeFsError('remove stale lock', lockPath, u));
+      }
+    }
+  }
+  throw new LockedError(`could not take ${lockPath}: another run keeps taking it`);
+}
+
+export interface LoadResult {
+  readonly state: State;
+  /** Set when a damaged file was moved aside: say so on stderr, never reset silently. */
+  readonly warning?: string;
+}
+
+/** Loads the state; a missing file is a first run; a damaged one is moved aside. */
+export function loadState(path: string, now: number): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return { state: emptyState(now) };
+    throw new RuntimeError(describeFsError('read state', path, e));
+  }
+  let problem: string;
+  try {
+    const raw: unknown = JSON.parse(text);
+    const version = (raw as { version?: unknown } | null)?.version;
+    if (version !== undefined && version !== STATE_VERSION) {
+      problem = `version ${JSON.stringify(version)}, this sendwatch reads version ${STATE_VERSION}`;
+    } else {
+      const r = StateSchema.safeParse(raw);
+      if (r.success) return { state: r.data };
+      const issue = r.error.issues[0];
+      problem = `invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema'})`;
+    }
+  } catch {
+    problem = 'not valid JSON';
+  }
+  const aside = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+  try {
+    renameSync(path, aside);
+  } catch (e) {
+    throw new RuntimeError(`state ${path} is ${problem} and ${describeFsError('move it aside to', aside, e)}`);
+  }
+  return { state: emptyState(now), warning: `state ${path} was ${problem}: moved aside to ${aside}; starting with fresh state` };
+}
+
+/** Writes the whole state atomically: readers see the old file or the new one, never a mix. */
+export function saveState(path: string, state: State): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
+  const text = `${JSON.stringify(state)}\n`;
+  let fd: number | undefined;
+  try {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Usually absent.
+    }
+    fd = openSync(tmp, CREATE_EXCL, 0o600);
+    const buf = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Nothing was created.
+    }
+    throw new RuntimeError(describeFsError('write state', path, e));
+  }
+  try {
+    const dfd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(dfd);
+    closeSync(dfd);
+  } catch {
+    // Some file systems cannot fsync a directory; the rename is still atomic.
+  }
+}
