@@ -141,8 +141,8 @@ describe('engine: setup', () => {
   it('lists the active rules, sorted, without the disabled ones', () => {
     const cfg = parseConfig({ rules: { 'odd-hours': { enabled: false } } });
     const engine = createEngine(cfg, resolveContext(cfg), () => undefined);
-    assert.deepEqual(engine.active, ['foreign-sender-host', 'from-user-mismatch', 'sends-per-account']);
-    assert.deepEqual(rules.map((r) => r.name), ['foreign-sender-host', 'from-user-mismatch', 'odd-hours', 'sends-per-account']);
+    assert.deepEqual(engine.active, ['foreign-sender-host', 'from-user-mismatch', 'metermaid-quota', 'sends-per-account']);
+    assert.deepEqual(rules.map((r) => r.name), ['foreign-sender-host', 'from-user-mismatch', 'metermaid-quota', 'odd-hours', 'sends-per-account']);
   });
 
   it('runRule restricts the engine to one rule', () => {
@@ -153,5 +153,18 @@ describe('engine: setup', () => {
     assert.throws(() => parseConfig({ rules: { 'sends-per-acount': {} } }), (e: unknown) => e instanceof UsageError && e.message.includes('sends-per-acount'));
     assert.throws(() => parseConfig({ rules: { [SPA]: { window: [] } } }), (e: unknown) => e instanceof UsageError && e.message.includes('did you mean "windows"'));
     assert.throws(() => parseConfig({ rules: { [SPA]: { exempt: [''] } } }), UsageError);
+  });
+});
+
+describe('engine: every rule keeps its state across cron runs', () => {
+  it('each registered rule has a snapshot that survives JSON and restores', () => {
+    const cfg = parseConfig({});
+    for (const rule of rules) {
+      const inst = rule.instantiate({}, resolveContext(cfg));
+      assert.equal(typeof inst.snapshot, 'function', `${rule.name} has no snapshot(): its windows would be lost between cron runs`);
+      const saved: unknown = JSON.parse(JSON.stringify(inst.snapshot?.()));
+      const again = rule.instantiate({}, resolveContext(cfg), saved);
+      assert.deepEqual(JSON.parse(JSON.stringify(again.snapshot?.())), saved, rule.name);
+    }
   });
 });
