@@ -73,6 +73,19 @@ function isSnapshot(x: unknown): x is Snapshot {
   return typeof x === 'object' && x !== null && (x as { v?: unknown }).v === 1;
 }
 
+/**
+ * What the correlator tells the line parser in a scan, so that lines it would not act
+ * on are not cut into events: see PostfixLineParser.
+ */
+export interface PostfixInterest {
+  /** Whether events of this queue id would change anything: it is an open message. */
+  message(host: string, qid: string): boolean;
+  /** Whether this smtpd process has session state (AUTH warnings, rejects) to end. */
+  session(host: string, pid: string): boolean;
+  /** A line whose event was not wanted: time moves on all the same. */
+  advance(at: number): void;
+}
+
 export interface PostfixCorrelatorOptions {
   /** How long after qmgr a message waits for its first delivery round before it is counted anyway. */
   readonly emitAfterMs?: number;
@@ -80,7 +93,7 @@ export interface PostfixCorrelatorOptions {
 
 export function createPostfixCorrelator(
   ctx: CorrelateContext, sink: RecordSink, saved?: unknown, opts: PostfixCorrelatorOptions = {},
-): Correlator<PostfixEvent> {
+): Correlator<PostfixEvent> & PostfixInterest {
   const emitAfterMs = opts.emitAfterMs ?? 10 * 60_000;
   const messages = new Map<string, OpenMessage>();
   const sessions = new Map<string, Session>();
@@ -184,12 +197,16 @@ export function createPostfixCorrelator(
     }
   };
 
-  const push = (e: PostfixEvent, line: LogLine): void => {
-    if (e.at > now) now = e.at;
+  const advance = (at: number): void => {
+    if (at > now) now = at;
     if (now - lastSweep >= 60_000) {
       lastSweep = now;
       sweep();
     }
+  };
+
+  const push = (e: PostfixEvent, line: LogLine): void => {
+    advance(e.at);
     switch (e.type) {
       case 'client': {
         const key = `${e.host} ${e.qid}`;
@@ -299,6 +316,9 @@ export function createPostfixCorrelator(
 
   return {
     push,
+    advance,
+    message: (host, qid) => messages.has(`${host} ${qid}`),
+    session: (host, pid) => sessions.has(`${host} ${pid}`),
     flush() {
       for (const m of messages.values()) emit(m);
       messages.clear();

@@ -6,16 +6,6 @@
  */
 import { monthIndex, parseOffset, YearInferrer, zonedToEpoch } from '../core/time.js';
 
-export interface SyslogEnvelope {
-  readonly at: number;
-  readonly host: string;
-  /** Program name as logged, e.g. `postfix/submission/smtpd`. */
-  readonly tag: string;
-  readonly pid: string;
-  /** Offset of the message text (after `]: ` or `: `). */
-  readonly msgStart: number;
-}
-
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
 function digitsAt(s: string, i: number, n: number): number {
@@ -28,11 +18,25 @@ function digitsAt(s: string, i: number, n: number): number {
   return v;
 }
 
-/** Parses syslog stamps for one input, remembering the last second it converted. */
+/**
+ * Parses syslog stamps for one input. Consecutive lines mostly share their second, so
+ * the last second converted is remembered and recognised by comparing the line's
+ * stamp text in place: a hit costs no allocation and no date arithmetic.
+ */
 export class StampParser {
-  private lastKey = '';
+  // The last second converted, per style (files that mix hosts mix styles), known by
+  // numbers read from its digits: a hit compares two numbers and allocates nothing.
+  /** RFC 3164: the month's three letters, and day + time of day. */
+  private lastMonthKey = -1;
+  private lastTimeKey = -1;
   private lastEpoch = 0;
+  /** RFC 3339: date + time, and the zone designator as written (`Z`, `+01:00`, `+0100`). */
+  private last3339Key = -1;
+  private last3339Zone = '';
+  private last3339Epoch = 0;
   private readonly years: YearInferrer;
+  /** After a successful read: the index after the stamp and its following space. */
+  end = 0;
 
   constructor(private readonly timezone: string, referenceTime: number) {
     this.years = new YearInferrer(referenceTime, timezone);
@@ -44,23 +48,29 @@ export class StampParser {
 
   /** Returns [epoch ms, index after the stamp and its following space] or undefined. */
   parse(s: string): [number, number] | undefined {
-    const c0 = s.charCodeAt(0);
-    if (isDigit(c0)) return this.parse3339(s);
-    if (c0 >= 65 && c0 <= 90) return this.parse3164(s);
-    return undefined;
+    const at = this.read(s);
+    return Number.isNaN(at) ? undefined : [at, this.end];
   }
 
-  private parse3164(s: string): [number, number] | undefined {
+  /** Epoch ms of the stamp that starts `s`, or NaN; `end` is set on success. */
+  read(s: string): number {
+    const c0 = s.charCodeAt(0);
+    if (isDigit(c0)) return this.read3339(s);
+    if (c0 >= 65 && c0 <= 90) return this.read3164(s);
+    return NaN;
+  }
+
+  private read3164(s: string): number {
     // `Mon DD HH:MM:SS ` with the day space-padded, zero-padded or bare.
-    if (s.charCodeAt(3) !== 32) return undefined;
+    if (s.charCodeAt(3) !== 32) return NaN;
     let i = 4;
     if (s.charCodeAt(i) === 32) i++;
     const dayStart = i;
     while (i < dayStart + 2 && isDigit(s.charCodeAt(i))) i++;
-    if (i === dayStart || s.charCodeAt(i) !== 32) return undefined;
+    if (i === dayStart || s.charCodeAt(i) !== 32) return NaN;
     const timeStart = i + 1;
     let end = timeStart + 8;
-    if (s.charCodeAt(timeStart + 2) !== 58 || s.charCodeAt(timeStart + 5) !== 58) return undefined;
+    if (s.charCodeAt(timeStart + 2) !== 58 || s.charCodeAt(timeStart + 5) !== 58) return NaN;
     // Some relays keep sub-second precision: `Mar  6 21:19:00.123 `.
     let ms = 0;
     if (s.charCodeAt(end) === 46) {
@@ -73,26 +83,31 @@ export class StampParser {
       }
       end = j;
     }
-    if (s.charCodeAt(end) !== 32) return undefined;
-    const key = s.slice(0, timeStart + 8);
-    if (key !== this.lastKey) {
+    if (s.charCodeAt(end) !== 32) return NaN;
+    const day = digitsAt(s, dayStart, i - dayStart);
+    const hh = digitsAt(s, timeStart, 2);
+    const mm = digitsAt(s, timeStart + 3, 2);
+    const ss = digitsAt(s, timeStart + 6, 2);
+    if (day < 1 || day > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60) return NaN;
+    const monthKey = s.charCodeAt(0) * 0x100000000 + s.charCodeAt(1) * 0x10000 + s.charCodeAt(2);
+    const timeKey = ((day * 24 + hh) * 60 + mm) * 61 + ss;
+    if (monthKey !== this.lastMonthKey || timeKey !== this.lastTimeKey) {
       const month = monthIndex(s.slice(0, 3));
-      const day = digitsAt(s, dayStart, i - dayStart);
-      const hh = digitsAt(s, timeStart, 2);
-      const mm = digitsAt(s, timeStart + 3, 2);
-      const ss = digitsAt(s, timeStart + 6, 2);
-      if (month < 0 || day < 1 || day > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60) return undefined;
+      if (month < 0) return NaN;
+      // Only a new second asks which year it is: the same month and day again would not change the answer.
       const year = this.years.yearFor(month, day);
       this.lastEpoch = zonedToEpoch(this.timezone, year, month, day, hh, mm, ss);
-      this.lastKey = key;
+      this.lastMonthKey = monthKey;
+      this.lastTimeKey = timeKey;
     }
-    return [this.lastEpoch + Math.floor(ms), end + 1];
+    this.end = end + 1;
+    return this.lastEpoch + Math.floor(ms);
   }
 
-  private parse3339(s: string): [number, number] | undefined {
+  private read3339(s: string): number {
     // `YYYY-MM-DDTHH:MM:SS(.frac)?(Z|±HH:MM|±HHMM) `
-    if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (s.charCodeAt(10) !== 84 && s.charCodeAt(10) !== 32)) return undefined;
-    if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+    if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (s.charCodeAt(10) !== 84 && s.charCodeAt(10) !== 32)) return NaN;
+    if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN;
     let i = 19;
     let ms = 0;
     if (s.charCodeAt(i) === 46) {
@@ -109,57 +124,136 @@ export class StampParser {
     const z = s.charCodeAt(i);
     if (z === 90 || z === 122) i += 1;
     else if (z === 43 || z === 45) i += s.charCodeAt(i + 3) === 58 ? 6 : 5;
-    else return undefined;
-    if (s.charCodeAt(i) !== 32) return undefined;
-    const key = s.slice(0, 19) + s.slice(zoneStart, i);
-    if (key !== this.lastKey) {
-      const y = digitsAt(s, 0, 4);
-      const mo = digitsAt(s, 5, 2);
-      const d = digitsAt(s, 8, 2);
-      const hh = digitsAt(s, 11, 2);
-      const mi = digitsAt(s, 14, 2);
-      const ss = digitsAt(s, 17, 2);
+    else return NaN;
+    if (s.charCodeAt(i) !== 32) return NaN;
+    const y = digitsAt(s, 0, 4);
+    const mo = digitsAt(s, 5, 2);
+    const d = digitsAt(s, 8, 2);
+    const hh = digitsAt(s, 11, 2);
+    const mi = digitsAt(s, 14, 2);
+    const ss = digitsAt(s, 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60) return NaN;
+    const key = ((((y * 13 + mo) * 32 + d) * 24 + hh) * 60 + mi) * 61 + ss;
+    const zone = this.last3339Zone;
+    if (key !== this.last3339Key || i - zoneStart !== zone.length || !s.startsWith(zone, zoneStart)) {
       const off = parseOffset(s.slice(zoneStart, i));
-      if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60 || Number.isNaN(off)) return undefined;
-      this.lastEpoch = Date.UTC(y, mo - 1, d, hh, mi, ss) - off;
-      this.lastKey = key;
+      if (Number.isNaN(off)) return NaN;
+      this.last3339Epoch = Date.UTC(y, mo - 1, d, hh, mi, ss) - off;
+      this.last3339Key = key;
+      this.last3339Zone = s.slice(zoneStart, i);
     }
-    return [this.lastEpoch + Math.floor(ms), i + 1];
+    this.end = i + 1;
+    return this.last3339Epoch + Math.floor(ms);
   }
 }
 
+/** How many distinct host names are remembered to hand out the same string again. */
+const HOST_CACHE = 8;
+
 /**
- * Splits `HOST TAG[PID]: MSG` after the stamp. Accepts an RFC 5424-ish `<PRI>` prefix
- * having been stripped by the caller, and `TAG: MSG` without a pid.
+ * One syslog line's envelope `STAMP HOST TAG[PID]: MESSAGE`, read in place: one object
+ * per input, refilled for every line. Positions are indices into the line; the host is
+ * a string shared by every line of that host (no allocation per line), the tag and pid
+ * are cut out only when asked for.
  */
-export function parseEnvelope(s: string, stamp: StampParser): SyslogEnvelope | undefined {
-  let start = 0;
-  if (s.charCodeAt(0) === 60) {
+export class SyslogEnvelope {
+  text = '';
+  at = 0;
+  host = '';
+  tagStart = 0;
+  tagEnd = 0;
+  /** -1 when the line has no `[PID]`. */
+  pidStart = -1;
+  pidEnd = -1;
+  /** Offset of the message text (after `]: ` or `: `). */
+  msgStart = 0;
+  private readonly hosts: string[] = [];
+
+  constructor(private readonly stamps: StampParser) {}
+
+  /** Program name as logged, e.g. `postfix/submission/smtpd`. */
+  get tag(): string {
+    return this.text.slice(this.tagStart, this.tagEnd);
+  }
+
+  get pid(): string {
+    return this.pidStart < 0 ? '' : this.text.slice(this.pidStart, this.pidEnd);
+  }
+
+  /**
+   * Reads the envelope of `s`; false when it is not a syslog line. Accepts an RFC 5424-ish
+   * `<PRI>` prefix (optionally with version `1 `) and `TAG: MSG` without a pid.
+   */
+  read(s: string): boolean {
+    if (s.charCodeAt(0) !== 60) return this.readFrom(s, s, 0);
     // `<22>` priority prefix of raw network syslog; an optional RFC 5424 version `1 `.
     const close = s.indexOf('>');
-    if (close < 2 || close > 4) return undefined;
-    start = close + 1;
+    if (close < 2 || close > 4) return false;
+    let start = close + 1;
     if (s.charCodeAt(start) === 49 && s.charCodeAt(start + 1) === 32) start += 2;
-    s = s.slice(start);
+    return this.readFrom(s, s.slice(start), start);
   }
-  const ts = stamp.parse(s);
-  if (!ts) return undefined;
-  const [at, hostStart] = ts;
-  const hostEnd = s.indexOf(' ', hostStart);
-  if (hostEnd <= hostStart) return undefined;
-  const tagStart = hostEnd + 1;
-  const colon = s.indexOf(': ', tagStart);
-  if (colon < 0) return undefined;
-  const space = s.indexOf(' ', tagStart);
-  if (space >= 0 && space < colon) return undefined;
-  let tagEnd = colon;
-  let pid = '';
-  if (s.charCodeAt(colon - 1) === 93) {
-    const open = s.lastIndexOf('[', colon);
-    if (open > tagStart) {
-      tagEnd = open;
-      pid = s.slice(open + 1, colon - 1);
+
+  /** `body` = `s` from `base` on, where the stamp starts; positions are set in `s`. */
+  private readFrom(s: string, body: string, base: number): boolean {
+    const at = this.stamps.read(body);
+    if (Number.isNaN(at)) return false;
+    const hostStart = this.stamps.end;
+    const hostEnd = body.indexOf(' ', hostStart);
+    if (hostEnd <= hostStart) return false;
+    const tagStart = hostEnd + 1;
+    // The tag runs to the first `: `, and holds no blank: the first blank must follow its colon.
+    const space = body.indexOf(' ', tagStart);
+    if (space <= tagStart || body.charCodeAt(space - 1) !== 58) return false;
+    const colon = space - 1;
+    let tagEnd = colon;
+    let pidStart = -1;
+    let pidEnd = -1;
+    if (body.charCodeAt(colon - 1) === 93) {
+      const open = body.lastIndexOf('[', colon);
+      if (open > tagStart) {
+        tagEnd = open;
+        pidStart = open + 1 + base;
+        pidEnd = colon - 1 + base;
+      }
     }
+    this.text = s;
+    this.at = at;
+    this.host = this.hostOf(body, hostStart, hostEnd);
+    this.tagStart = tagStart + base;
+    this.tagEnd = tagEnd + base;
+    this.pidStart = pidStart;
+    this.pidEnd = pidEnd;
+    this.msgStart = colon + 2 + base;
+    return true;
   }
-  return { at, host: s.slice(hostStart, hostEnd), tag: s.slice(tagStart, tagEnd), pid, msgStart: colon + 2 + start };
+
+  private hostOf(s: string, start: number, end: number): string {
+    const hosts = this.hosts;
+    const n = end - start;
+    for (let k = 0; k < hosts.length; k++) {
+      const h = hosts[k] ?? '';
+      if (h.length === n && s.startsWith(h, start)) return h;
+    }
+    const h = s.slice(start, end);
+    if (hosts.length >= HOST_CACHE) hosts.pop();
+    hosts.unshift(h);
+    return h;
+  }
+}
+
+/** The envelope as a plain object (for detection and tests); the hot path reuses a SyslogEnvelope. */
+export interface Envelope {
+  readonly at: number;
+  readonly host: string;
+  readonly tag: string;
+  readonly pid: string;
+  readonly msgStart: number;
+}
+
+/** Splits `HOST TAG[PID]: MSG` after the stamp; undefined when `s` is not a syslog line. */
+export function parseEnvelope(s: string, stamp: StampParser): Envelope | undefined {
+  const env = new SyslogEnvelope(stamp);
+  if (!env.read(s)) return undefined;
+  return { at: env.at, host: env.host, tag: env.tag, pid: env.pid, msgStart: env.msgStart };
 }
