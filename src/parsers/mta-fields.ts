@@ -144,19 +144,37 @@ export function isProcessId(s: string): boolean {
   return dots === 2 && run > 0;
 }
 
-const startsWithCI = (s: string, prefix: string, at = 0): boolean =>
-  s.length - at >= prefix.length && s.slice(at, at + prefix.length).toLowerCase() === prefix;
+/**
+ * Whether `s` at `at` starts with `prefix` (lower-case ASCII) in any case, as
+ * `s.slice(at, at + n).toLowerCase() === prefix` would say, without allocating: no
+ * character outside ASCII lower-cases to an ASCII letter these prefixes use.
+ */
+const startsWithCI = (s: string, prefix: string, at = 0): boolean => {
+  if (s.length - at < prefix.length) return false;
+  for (let k = 0; k < prefix.length; k++) {
+    const c = s.charCodeAt(at + k);
+    const p = prefix.charCodeAt(k);
+    if (c !== p && !(p >= 97 && p <= 122 && c === p - 32)) return false;
+  }
+  return true;
+};
+
+/** normaliseIp of recently seen texts: the server's own address is in every transport field. */
+const ipCache = new Map<string, string | null>();
+const IP_CACHE_SIZE = 4096;
 
 /** Accepts IPv4, IPv6 and the `IPv6:` address-literal prefix; anything else is not an address. */
 export function normaliseIp(addr: string): string | undefined {
+  const known = ipCache.get(addr);
+  if (known !== undefined) return known ?? undefined;
   const a = startsWithCI(addr, 'ipv6:') ? addr.slice(5) : addr;
-  return isIP(a) ? a.toLowerCase() : undefined;
+  const ip = isIP(a) ? a.toLowerCase() : undefined;
+  if (ipCache.size >= IP_CACHE_SIZE) ipCache.clear();
+  ipCache.set(addr, ip ?? null);
+  return ip;
 }
 
 // ---------------------------------------------------------------- time
-
-const CLASSIC_STAMP = /^(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))? /;
-const ISO_STAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/;
 
 /** Milliseconds of a decimal fraction written after the seconds (`.62` = 620). */
 function fractionMs(frac: string | undefined): number {
@@ -164,55 +182,152 @@ function fractionMs(frac: string | undefined): number {
   return Math.floor(Number(`0.${frac}`) * 1000);
 }
 
+/** fractionMs of every one- and two-digit fraction (the MTA writes centiseconds), computed the same way. */
+const FRACTION_1 = Array.from({ length: 10 }, (_, d) => fractionMs(String(d)));
+const FRACTION_2 = Array.from({ length: 100 }, (_, d) => fractionMs(String(d).padStart(2, '0')));
+
+/** fractionMs of the digits s[from, to). */
+function fractionAt(s: string, from: number, to: number): number {
+  const n = to - from;
+  if (n === 0) return 0;
+  if (n === 1) return FRACTION_1[s.charCodeAt(from) - 48] ?? 0;
+  if (n === 2) return FRACTION_2[(s.charCodeAt(from) - 48) * 10 + s.charCodeAt(from + 1) - 48] ?? 0;
+  return fractionMs(s.slice(from, to));
+}
+
+/** The value of `n` digits at `i`, or -1 if any is not a digit. */
+function digitsAt(s: string, i: number, n: number): number {
+  let v = 0;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(i + k);
+    if (!isDigit(c)) return -1;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
+/** Index after the run of at most `max` + 1 digits at `i` (so a caller can tell a run longer than `max`). */
+function digitRunEnd(s: string, i: number, max: number): number {
+  let j = i;
+  while (j - i <= max && isDigit(s.charCodeAt(j))) j++;
+  return j;
+}
+
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
 function validClock(month0: number, day: number, hour: number, minute: number, second: number): boolean {
   return month0 >= 0 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60;
 }
 
 /**
- * Turns the log's zone-less stamps into epoch ms for one input. The epoch of the whole
- * second is cached by its text, so a busy log asks the zone code once a second at most.
+ * Turns the log's zone-less stamps into epoch ms for one input. The stamps are read by
+ * index (the grammar of `DD-Mon-YYYY HH:MM:SS(.f{1,6})? ` and of XML's ISO 8601 `ts`),
+ * and the epoch of the whole second is cached under numbers read from its digits, so a
+ * busy log asks the zone code once a second at most and a hit allocates nothing.
  */
 export class StampCache {
-  private lastKey = '';
+  private lastDate = -1;
+  private lastMonth = -1;
   private lastEpoch = NaN;
+  private lastIsoKey = -1;
+  private lastIsoEpoch = NaN;
+  /** After classicAt: the index after the stamp's blank. */
+  end = 0;
 
   constructor(private readonly timezone: string) {}
 
   /** `11-Jun-2019 09:07:57.62 ` at the start of `s`: [epoch ms, index after the stamp's blank]. */
   classic(s: string): [number, number] | undefined {
-    const m = CLASSIC_STAMP.exec(s.length > 40 ? s.slice(0, 40) : s);
-    if (!m) return undefined;
-    const fracStart = m[0].indexOf('.', 12);
-    const key = m[0].slice(0, fracStart < 0 ? m[0].length - 1 : fracStart);
-    if (key !== this.lastKey) {
-      const mon = m[2] ?? '';
-      const month0 = monthIndex(mon.charAt(0).toUpperCase() + mon.slice(1).toLowerCase());
-      const [day, year, hour, minute, second] = [m[1], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
-      if (!validClock(month0, day, hour, minute, second)) return undefined;
-      this.lastKey = key;
-      this.lastEpoch = zonedToEpoch(this.timezone, year, month0, day, hour, minute, second);
-    }
-    return [this.lastEpoch + fractionMs(m[7]), m[0].length];
+    const at = this.classicAt(s);
+    return Number.isNaN(at) ? undefined : [at, this.end];
   }
 
-  /** XML `ts`: ISO 8601 local time, or with an offset should a release add one. */
+  /** Epoch ms of the `DD-Mon-YYYY HH:MM:SS(.f)? ` stamp starting `s`, or NaN; sets `end`. */
+  classicAt(s: string): number {
+    let i = isDigit(s.charCodeAt(1)) ? 2 : 1;
+    if (!isDigit(s.charCodeAt(0)) || s.charCodeAt(i) !== 45) return NaN;
+    const day = digitsAt(s, 0, i);
+    const m = i + 1;
+    if (!isLetter(s.charCodeAt(m)) || !isLetter(s.charCodeAt(m + 1)) || !isLetter(s.charCodeAt(m + 2)) || s.charCodeAt(m + 3) !== 45) return NaN;
+    i = m + 4;
+    const year = digitsAt(s, i, 4);
+    const t = i + 5;
+    if (year < 0 || s.charCodeAt(i + 4) !== 32 || s.charCodeAt(t + 2) !== 58 || s.charCodeAt(t + 5) !== 58) return NaN;
+    const hour = digitsAt(s, t, 2);
+    const minute = digitsAt(s, t + 3, 2);
+    const second = digitsAt(s, t + 6, 2);
+    // Out of range is never a valid stamp, and in range the numbers below name one second each.
+    if (day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return NaN;
+    let end = t + 8;
+    let ms = 0;
+    if (s.charCodeAt(end) === 46) {
+      const fracEnd = digitRunEnd(s, end + 1, 6);
+      if (fracEnd === end + 1 || fracEnd - (end + 1) > 6) return NaN;
+      ms = fractionAt(s, end + 1, fracEnd);
+      end = fracEnd;
+    }
+    if (s.charCodeAt(end) !== 32) return NaN;
+    // Letters folded to lower case: `Jun`, `JUN` and `jun` are one month.
+    const monthKey = ((s.charCodeAt(m) | 0x20) << 16) | ((s.charCodeAt(m + 1) | 0x20) << 8) | (s.charCodeAt(m + 2) | 0x20);
+    const dateKey = ((((year * 32 + day) * 24 + hour) * 60 + minute) * 61) + second;
+    if (dateKey !== this.lastDate || monthKey !== this.lastMonth) {
+      const mon = s.slice(m, m + 3);
+      const month0 = monthIndex(mon.charAt(0).toUpperCase() + mon.slice(1).toLowerCase());
+      if (!validClock(month0, day, hour, minute, second)) return NaN;
+      this.lastDate = dateKey;
+      this.lastMonth = monthKey;
+      this.lastEpoch = zonedToEpoch(this.timezone, year, month0, day, hour, minute, second);
+    }
+    this.end = end + 1;
+    return this.lastEpoch + ms;
+  }
+
+  /**
+   * XML `ts`: ISO 8601 local time, or with an offset should a release add one:
+   * `YYYY-MM-DD[T ]HH:MM:SS([.,]f{1,9})?(Z|[+-]HH:?MM)?`, nothing after.
+   */
   iso(ts: string): number | undefined {
-    const m = ISO_STAMP.exec(ts.length > 40 ? '' : ts);
-    if (!m) return undefined;
-    const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+    if (ts.length < 19 || ts.length > 40) return undefined;
+    const year = digitsAt(ts, 0, 4);
+    const month = digitsAt(ts, 5, 2);
+    const day = digitsAt(ts, 8, 2);
+    const hour = digitsAt(ts, 11, 2);
+    const minute = digitsAt(ts, 14, 2);
+    const second = digitsAt(ts, 17, 2);
+    const sep = ts.charCodeAt(10);
+    if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0 || ts.charCodeAt(4) !== 45 || ts.charCodeAt(7) !== 45
+      || (sep !== 84 && sep !== 32) || ts.charCodeAt(13) !== 58 || ts.charCodeAt(16) !== 58) return undefined;
+    let i = 19;
+    let ms = 0;
+    const f = ts.charCodeAt(i);
+    if (f === 46 || f === 44) {
+      const fracEnd = digitRunEnd(ts, i + 1, 9);
+      if (fracEnd === i + 1 || fracEnd - (i + 1) > 9) return undefined;
+      ms = fractionAt(ts, i + 1, fracEnd);
+      i = fracEnd;
+    }
+    let zone: string | undefined;
+    if (i < ts.length) {
+      const z = ts.charCodeAt(i);
+      const colon = ts.charCodeAt(i + 3) === 58 ? 1 : 0;
+      const zoneEnd = i + 5 + colon;
+      const ok = z === 90 ? i + 1 === ts.length
+        : (z === 43 || z === 45) && zoneEnd === ts.length && digitsAt(ts, i + 1, 2) >= 0 && digitsAt(ts, i + 3 + colon, 2) >= 0;
+      if (!ok) return undefined;
+      zone = ts.slice(i);
+    }
     if (!validClock(month - 1, day, hour, minute, second) || month > 12) return undefined;
-    const ms = fractionMs(m[7]);
-    if (m[8] !== undefined) {
-      const offset = parseOffset(m[8]);
+    if (zone !== undefined) {
+      const offset = parseOffset(zone);
       if (Number.isNaN(offset)) return undefined;
       return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset;
     }
-    const key = ts.slice(0, 19);
-    if (key !== this.lastKey) {
-      this.lastKey = key;
-      this.lastEpoch = zonedToEpoch(this.timezone, year, month - 1, day, hour, minute, second);
+    const key = ((((year * 13 + month) * 32 + day) * 24 + hour) * 60 + minute) * 61 + second;
+    if (key !== this.lastIsoKey) {
+      this.lastIsoKey = key;
+      this.lastIsoEpoch = zonedToEpoch(this.timezone, year, month - 1, day, hour, minute, second);
     }
-    return this.lastEpoch + ms;
+    return this.lastIsoEpoch + ms;
   }
 }
 
@@ -289,10 +404,13 @@ export interface Transport {
 /** `TCP|local-ip|local-port|remote-ip|remote-port` (LOG_CONNECTION transport information). */
 export function parseTransport(v: string): Transport | undefined {
   if (!startsWithCI(v, 'tcp|')) return undefined;
-  const parts = v.split('|', 6);
+  // `v.split('|')[1]` and `[3]`, without the array.
+  const a = v.indexOf('|', 4);
+  const b = a < 0 ? -1 : v.indexOf('|', a + 1);
+  const c = b < 0 ? -1 : v.indexOf('|', b + 1);
   const out: Mutable<Transport> = {};
-  const local = normaliseIp(parts[1] ?? '');
-  const remote = normaliseIp(parts[3] ?? '');
+  const local = normaliseIp(v.slice(4, a < 0 ? v.length : a));
+  const remote = normaliseIp(b < 0 ? '' : v.slice(b + 1, c < 0 ? v.length : c));
   if (local !== undefined) out.localIp = local;
   if (remote !== undefined) out.remoteIp = remote;
   return out;

@@ -220,9 +220,9 @@ function connectionRecord(s: string, at: number, stamp: string, toks: readonly T
 
 /** Formats 1-3: `DD-Mon-YYYY HH:MM:SS.cc [node] [process] channels entry …`. */
 export function parseClassic(s: string, stamps: StampCache): Result {
-  const st = stamps.classic(s);
-  if (!st) return UNRECOGNISED;
-  const [at, bodyStart] = st;
+  const at = stamps.classicAt(s);
+  if (Number.isNaN(at)) return UNRECOGNISED;
+  const bodyStart = stamps.end;
   const stamp = s.slice(0, bodyStart - 1);
   const p = skipSpaces(s, bodyStart);
   if (s.charCodeAt(p) === 62 && s.charCodeAt(p + 1) === 32) return headerEvent(at, stamp, s.slice(p + 2));
