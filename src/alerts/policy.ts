@@ -14,6 +14,11 @@ export interface PolicyOptions {
   readonly cooldownMs: number;
   /** Log time of the newest record this run saw: ages the memory even when nothing fired. */
   readonly now?: number;
+  /**
+   * Whether a finding may be mailed at all; by default its own severity against
+   * `minSeverity`. Cron mode asks its account's incident instead (one verdict per account).
+   */
+  readonly accept?: (f: Finding) => boolean;
 }
 
 /** How big the condition is, for "the count doubled": the rule's main number. */
@@ -40,7 +45,7 @@ export function decideAlerts(
   let latest = opts.now ?? 0;
   for (const f of ordered) {
     if (f.at > latest) latest = f.at;
-    if (SEVERITY_RANK[f.severity] < minRank) continue;
+    if (opts.accept ? !opts.accept(f) : SEVERITY_RANK[f.severity] < minRank) continue;
     const fp = fingerprintOf(f);
     const size = magnitudeOf(f);
     const known = mem[fp];

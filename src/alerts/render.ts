@@ -11,7 +11,7 @@
 import { sanitize, sanitizeHeader } from '../core/sanitize.js';
 import { zoneOffset } from '../core/time.js';
 import { SEVERITY_RANK, type Severity } from '../core/types.js';
-import type { Alert, Digest } from './types.js';
+import type { Alert, Digest, Verdict } from './types.js';
 
 /** Evidence lines shown per alert: enough to act on, few enough to read on a phone. */
 export const EVIDENCE_PER_ALERT = 10;
@@ -83,7 +83,7 @@ interface AccountGroup {
 }
 
 /** Worst accounts first; within a severity the one that started earliest; then by name for a stable order. */
-export function groupByAccount(alerts: readonly Alert[]): AccountGroup[] {
+export function groupByAccount(alerts: readonly Alert[], verdicts?: Readonly<Record<string, Verdict>>): AccountGroup[] {
   const by = new Map<string, Alert[]>();
   for (const a of alerts) {
     const list = by.get(a.account);
@@ -92,7 +92,7 @@ export function groupByAccount(alerts: readonly Alert[]): AccountGroup[] {
   }
   const groups = [...by].map(([account, list]) => ({
     account,
-    worst: worstOf(list),
+    worst: verdicts?.[account]?.severity ?? worstOf(list),
     first: Math.min(...list.map((a) => a.firstSeen)),
     alerts: list.sort((a, b) =>
       SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.firstSeen - b.firstSeen || a.rule.localeCompare(b.rule)),
@@ -116,7 +116,7 @@ export function renderSubject(d: Digest): string {
   const host = sanitizeHeader(d.host, HOST_WIDTH);
   if (d.alerts.length === 0) return `[sendwatch] no new alerts on ${host}`;
   const accounts = new Set(d.alerts.map((a) => a.account)).size;
-  const worst = worstOf(d.alerts);
+  const worst = groupByAccount(d.alerts, d.verdicts)[0]?.worst ?? worstOf(d.alerts);
   const [one, many] = VERB[worst];
   const reminder = d.alerts.every((a) => a.reason === 'reminder') ? ' (reminder)' : '';
   const text = `[sendwatch] ${worst.toUpperCase()}: ${accounts} ${accounts === 1 ? `account ${one}` : `accounts ${many}`} on ${host}${reminder}`;
@@ -165,6 +165,15 @@ function renderAlert(a: Alert, tz: string): string[] {
   return out;
 }
 
+/** The incident's one-paragraph verdict: score, kinds of signal, since when, from where. */
+function renderVerdict(v: Verdict, tz: string): string[] {
+  const where = v.addresses.length
+    ? ` from ${v.addresses.slice(0, 8).map((a) => safe(a, 45)).join(', ')}${v.addresses.length > 8 ? ` and ${v.addresses.length - 8} more` : ''}${v.countries.length ? ` (${v.countries.map((c) => safe(c, 8)).join(', ')})` : ''}`
+    : '';
+  const text = `Verdict: ${v.severity.toUpperCase()}, score ${v.score} from ${v.families.map((f) => safe(f, 20)).join(', ')} signals; active ${formatZoned(v.firstSeen, tz)} to ${formatZoned(v.lastSeen, tz)}${where}.`;
+  return ['', ...wrap(text, PROSE_WIDTH, '  ', '  ')];
+}
+
 /** The checks for an account's rules, once each, in the order its alerts are listed. */
 function checksFor(alerts: readonly Alert[]): string[] {
   const seen = new Set<string>();
@@ -179,7 +188,7 @@ export interface RenderOptions {
 
 export function renderDigest(d: Digest, opts: RenderOptions): { subject: string; text: string } {
   const tz = opts.timezone;
-  const groups = groupByAccount(d.alerts);
+  const groups = groupByAccount(d.alerts, d.verdicts);
   const host = sanitizeHeader(d.host, HOST_WIDTH);
   const lines: string[] = [];
 
@@ -200,12 +209,14 @@ export function renderDigest(d: Digest, opts: RenderOptions): { subject: string;
     lines.push('');
     const title = `${i + 1}. ${safe(g.account, ACCOUNT_WIDTH)}  [${g.worst.toUpperCase()}]`;
     lines.push(title, '='.repeat(Math.min(title.length, PROSE_WIDTH)));
+    const v = d.verdicts?.[g.account];
+    if (v) lines.push(...renderVerdict(v, tz));
     for (const a of g.alerts) {
       lines.push('');
       lines.push(...renderAlert(a, tz));
     }
     lines.push('', '  What to check:');
-    for (const c of checksFor(g.alerts)) lines.push(...wrap(c, PROSE_WIDTH, '    ', '  - '));
+    for (const c of [...(v?.advice ?? []), ...checksFor(g.alerts)]) lines.push(...wrap(c, PROSE_WIDTH, '    ', '  - '));
   });
 
   lines.push('', '-- ');

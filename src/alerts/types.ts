@@ -31,4 +31,19 @@ export interface Digest {
   /** Name of the mail server the alerts are about, as shown in the subject. */
   readonly host: string;
   readonly alerts: readonly Alert[];
+  /** Per account, its incident's verdict (cron mode fills it in). */
+  readonly verdicts?: Readonly<Record<string, Verdict>> | undefined;
+}
+
+/** The account's incident at the time of the digest: one verdict over all its signals. */
+export interface Verdict {
+  readonly severity: Severity;
+  readonly score: number;
+  /** Families of signals that count, strongest first (volume, identity, location, ...). */
+  readonly families: readonly string[];
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly addresses: readonly string[];
+  readonly countries: readonly string[];
+  readonly advice: readonly string[];
 }

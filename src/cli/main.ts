@@ -59,6 +59,7 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
     .addOption(new Option('--min-severity <level>', 'report findings at or above this level').choices(['info', 'warning', 'critical']).default('info'))
     .option('--timezone <zone>', 'IANA zone of log stamps without one (default: config, then the host)')
     .option('--default-domain <domain>', 'domain for bare logins (default: config)')
+    .option('--findings', "print each rule's findings instead of one verdict (incident) per account and period", false)
     .option('--no-color', 'no colour even on a terminal (NO_COLOR is honoured too)')
     .option('-q, --quiet', 'no notes on stderr, only errors', false)
     .option('-v, --verbose', 'per-input statistics and the lines not understood, on stderr', false)
@@ -67,7 +68,7 @@ async function main(argv: readonly string[], io: Io): Promise<number> {
       const { runScan } = await import('./scan.js');
       code = await runScan(files, {
         format: String(opts.format), output: String(opts.output), color: opts.color !== false,
-        quiet: opts.quiet === true, verbose: opts.verbose === true, minSeverity: String(opts.minSeverity),
+        quiet: opts.quiet === true, verbose: opts.verbose === true, minSeverity: String(opts.minSeverity), findings: opts.findings === true,
         ...(typeof opts.config === 'string' ? { config: opts.config } : {}),
         ...(typeof opts.since === 'string' ? { since: opts.since } : {}),
         ...(typeof opts.until === 'string' ? { until: opts.until } : {}),

@@ -7,7 +7,8 @@
 import type { ChalkInstance } from 'chalk';
 import { sanitize, sanitizeTsv } from '../core/sanitize.js';
 import { zoneOffset } from '../core/time.js';
-import { SEVERITY_RANK, type Finding, type Severity } from '../core/types.js';
+import { SEVERITY_RANK, type Finding, type FindingData, type Severity } from '../core/types.js';
+import { familyOf, incidentAddresses, incidentAdvice, incidentCountries, incidentEvidence, type Incident } from '../alerts/incidents.js';
 
 export const OUTPUT_FORMATS = ['text', 'ndjson', 'tsv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -88,6 +89,95 @@ export function toText(findings: readonly Finding[], o: TextOptions): string {
       }
       if (f.evidence.length > o.evidenceLines) out.push(c.dim(`      (${f.evidence.length - o.evidenceLines} more evidence lines; --output ndjson shows all)`));
     }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// Incidents: one verdict per account and period (the default output).
+
+/** Rules of an incident, strongest first: the `rule` field of its NDJSON/TSV line. */
+export function incidentRules(inc: Incident): string {
+  const best = new Map<string, number>();
+  for (const s of inc.signals) best.set(s.rule, Math.max(best.get(s.rule) ?? -1, SEVERITY_RANK[s.severity]));
+  return [...best.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r]) => r).join(',');
+}
+
+const VERDICT: Readonly<Record<Severity, string>> = { critical: 'looks compromised', warning: 'may be compromised', info: 'unusual' };
+
+/** One line: the verdict and each rule's strongest signal. */
+export function incidentMessage(inc: Incident): string {
+  const best = new Map<string, Finding>();
+  for (const s of inc.signals) {
+    const b = best.get(s.rule);
+    if (!b || SEVERITY_RANK[s.severity] > SEVERITY_RANK[b.severity]) best.set(s.rule, s);
+  }
+  const parts = [...best.values()].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]).map((s) => s.message);
+  const text = `${VERDICT[inc.severity]}: ${parts.join('; ')}`;
+  return text.length > 400 ? `${text.slice(0, 399)}…` : text;
+}
+
+export function incidentData(inc: Incident): FindingData {
+  const addrs = incidentAddresses(inc);
+  const countries = incidentCountries(inc);
+  return {
+    score: inc.score,
+    signals: inc.findings,
+    families: [...new Set(inc.signals.map((s) => familyOf(s.rule)))].join(','),
+    first_seen: new Date(inc.firstSeen).toISOString(),
+    last_seen: new Date(inc.lastSeen).toISOString(),
+    ...(addrs.length ? { client_ips: addrs.slice(0, 20).join(',') } : {}),
+    ...(countries.length ? { countries: countries.join(',') } : {}),
+  };
+}
+
+export function incidentToNdjsonLine(inc: Incident): string {
+  return JSON.stringify({
+    time: new Date(inc.firstSeen).toISOString(),
+    account: inc.account,
+    rule: incidentRules(inc),
+    severity: inc.severity,
+    message: incidentMessage(inc),
+    data: incidentData(inc),
+    evidence: incidentEvidence(inc).map((e) => ({ source: e.source, line: e.lineNo, text: e.text })),
+    signals: inc.signals.map((s) => ({
+      time: new Date(s.at).toISOString(), rule: s.rule, severity: s.severity, message: s.message, data: s.data,
+      evidence: s.evidence.map((e) => ({ source: e.source, line: e.lineNo, text: e.text })),
+    })),
+    advice: incidentAdvice(inc),
+  });
+}
+
+export function incidentToTsvLine(inc: Incident): string {
+  const evidence = incidentEvidence(inc).map((e) => `${e.source}:${e.lineNo}`).join(',');
+  return [new Date(inc.firstSeen).toISOString(), inc.severity, incidentRules(inc), inc.account, incidentMessage(inc), evidence].map(sanitizeTsv).join('\t');
+}
+
+/** Incidents as text: worst first, each with its signals, evidence and what to do. */
+export function incidentsToText(incidents: readonly Incident[], o: TextOptions): string {
+  const c = o.chalk;
+  const out: string[] = [];
+  const sorted = [...incidents].sort((a, b) =>
+    SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || b.score - a.score || a.firstSeen - b.firstSeen || a.account.localeCompare(b.account));
+  for (const inc of sorted) {
+    const span = inc.firstSeen === inc.lastSeen ? formatLocal(inc.firstSeen, o.timezone) : `${formatLocal(inc.firstSeen, o.timezone)} .. ${formatLocal(inc.lastSeen, o.timezone).slice(11)}`;
+    out.push(`${c.bold(sanitize(inc.account))}  ${paint(c, inc.severity, inc.severity.toUpperCase())}  ${c.dim(`score ${inc.score}, ${inc.findings} signal${inc.findings === 1 ? '' : 's'}, ${span}`)}`);
+    const addrs = incidentAddresses(inc);
+    const countries = incidentCountries(inc);
+    if (addrs.length) out.push(c.dim(`  from ${sanitize(addrs.slice(0, 8).join(', '))}${addrs.length > 8 ? ` and ${addrs.length - 8} more` : ''}${countries.length ? ` (${sanitize(countries.join(', '))})` : ''}`));
+    for (const f of inc.signals) {
+      out.push(`  ${c.dim(formatLocal(f.at, o.timezone))}  ${paint(c, f.severity, f.severity.padEnd(8))} ${f.rule}: ${sanitize(f.message)}`);
+      for (const e of f.evidence.slice(0, o.evidenceLines)) {
+        const text = sanitize(e.text);
+        const cut = text.length > o.width ? `${text.slice(0, o.width - 1)}…` : text;
+        out.push(c.dim(`      ${sanitize(e.source)}:${e.lineNo}: ${cut}`));
+      }
+      if (f.evidence.length > o.evidenceLines) out.push(c.dim(`      (${f.evidence.length - o.evidenceLines} more evidence lines; --output ndjson shows all)`));
+    }
+    if (inc.findings > inc.signals.length) out.push(c.dim(`  (${inc.findings - inc.signals.length} more signals of the same kinds)`));
+    const advice = incidentAdvice(inc);
+    if (advice.length) out.push(`  ${c.bold('what to do:')} ${advice.join('; ')}`);
     out.push('');
   }
   return out.join('\n');

@@ -11,13 +11,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decideAlerts } from '../alerts/policy.js';
-import type { Alert, Digest } from '../alerts/types.js';
+import type { Alert, Digest, Verdict } from '../alerts/types.js';
+import { incidentAddresses, incidentAdvice, incidentCountries, IncidentTracker, scoreSignals, type Incident } from '../alerts/incidents.js';
 import { loadConfig, resolveContext, type Config } from '../config/load.js';
 import { now } from '../core/clock.js';
 import { EXIT, UsageError } from '../core/errors.js';
 import { SourceRun, type InputSummary } from '../core/pipeline.js';
 import { hostTimezone } from '../core/time.js';
-import type { Finding, MailRecord } from '../core/types.js';
+import { SEVERITY_RANK, type Finding, type MailRecord } from '../core/types.js';
 import { detectParser, findParser } from '../parsers/index.js';
 import { createEngine } from '../rules/engine.js';
 import { cursorAfter, planRead, type Cursor } from '../sources/cursor.js';
@@ -99,6 +100,15 @@ function report(io: Io, s: InputSummary, o: RunOptions): void {
     io.err(`${s.name}: ${s.counts.unrecognised} new lines not understood as ${s.format} (--verbose lists them)`);
   }
   if (!o.quiet) for (const d of s.diagnostics) io.err(`${s.name}: ${d}`);
+}
+
+/** The incident as the digest shows it. */
+function verdictOf(inc: Incident, o: Config['incidents']): Verdict {
+  return {
+    severity: inc.severity, score: inc.score, families: scoreSignals(inc.signals, o).families,
+    firstSeen: inc.firstSeen, lastSeen: inc.lastSeen,
+    addresses: incidentAddresses(inc), countries: incidentCountries(inc), advice: incidentAdvice(inc),
+  };
 }
 
 /** An alert as a finding, for stdout: the scan's NDJSON/TSV contract plus `reason`. */
@@ -213,7 +223,14 @@ export async function runCron(o: RunOptions, io: Io): Promise<number> {
     const state = loaded.state;
     const tz = config.timezone ?? hostTimezone();
     const findings: Finding[] = [];
-    const engine = createEngine(config, resolveContext(config), (f) => findings.push(f), { saved: state.rules });
+    // Each finding joins its account's incident; the incident (not the finding alone)
+    // decides whether it is worth a mail.
+    const incidentOf = new Map<Finding, Incident>();
+    const tracker = new IncidentTracker(config.incidents, () => undefined, state.incidents);
+    const engine = createEngine(config, resolveContext(config), (f) => {
+      findings.push(f);
+      incidentOf.set(f, tracker.add(f));
+    }, { saved: state.rules });
 
     let failed = false;
     let latest = 0;
@@ -225,17 +242,29 @@ export async function runCron(o: RunOptions, io: Io): Promise<number> {
       if (r.lastAt !== undefined && r.lastAt > latest) latest = r.lastAt;
     }
 
+    if (latest > 0) tracker.closeIdle(latest);
     const alertsCfg = config.alerts;
+    const minSeverity = alertsCfg?.minSeverity ?? 'warning';
     const decided = decideAlerts(findings, state.alerts, {
-      minSeverity: alertsCfg?.minSeverity ?? 'warning',
+      minSeverity,
       cooldownMs: (alertsCfg?.cooldownHours ?? 24) * 3_600_000,
       ...(latest > 0 ? { now: latest } : {}),
+      accept: (f) => SEVERITY_RANK[incidentOf.get(f)?.severity ?? f.severity] >= SEVERITY_RANK[minSeverity],
     });
-    const next: State = { ...state, updatedAt: wall, sources, rules: engine.snapshot(), alerts: decided.memory, outbox: [...state.outbox] };
+    const verdicts: Record<string, Verdict> = {};
+    for (const a of decided.alerts) {
+      const f = findings.find((x) => x.account === a.account && x.rule === a.rule && x.at === a.firstSeen);
+      const inc = (f && incidentOf.get(f)) ?? tracker.get(a.account);
+      if (inc) verdicts[a.account] = verdictOf(inc, config.incidents);
+    }
+    const next: State = {
+      ...state, updatedAt: wall, sources, rules: engine.snapshot(), alerts: decided.memory, outbox: [...state.outbox],
+      incidents: tracker.snapshot(),
+    };
     if (alertsCfg && decided.alerts.length > 0) {
-      const digest: Digest = { id: `${wall.toString(36)}.${randomBytes(6).toString('hex')}`, createdAt: wall, host: alertsCfg.hostname, alerts: decided.alerts };
+      const digest: Digest = { id: `${wall.toString(36)}.${randomBytes(6).toString('hex')}`, createdAt: wall, host: alertsCfg.hostname, alerts: decided.alerts, verdicts };
       // The state holds plain mutable JSON: copy the readonly alert structures into it.
-      next.outbox.push({ digest: { ...digest, alerts: digest.alerts.map((a) => ({ ...a, data: { ...a.data }, evidence: a.evidence.map((e) => ({ ...e })) })) }, attempts: 0 });
+      next.outbox.push({ digest: JSON.parse(JSON.stringify(digest)) as OutboxEntry['digest'], attempts: 0 });
     }
     saveState(statePath, next);
     fault('after-state-write');

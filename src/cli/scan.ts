@@ -7,13 +7,15 @@ import { Chalk, supportsColor } from 'chalk';
 import { loadConfig, resolveContext, type Config } from '../config/load.js';
 import { now } from '../core/clock.js';
 import { EXIT, UsageError } from '../core/errors.js';
-import { processInput, type InputSummary } from '../core/pipeline.js';
+import type { InputSummary } from '../core/pipeline.js';
 import { hostTimezone, isValidTimezone } from '../core/time.js';
 import { SEVERITY_RANK, type Finding, type Severity } from '../core/types.js';
 import { createEngine } from '../rules/engine.js';
 import { InputError } from '../sources/lines.js';
-import { OUTPUT_FORMATS, toNdjsonLine, toText, toTsvLine } from './output.js';
+import { incidentsToText, incidentToNdjsonLine, incidentToTsvLine, OUTPUT_FORMATS, toNdjsonLine, toText, toTsvLine } from './output.js';
+import { IncidentTracker, type Incident } from '../alerts/incidents.js';
 import { parseTimeArg } from './time-args.js';
+import { Progress, progressWanted, trackedInput } from './progress.js';
 import type { Io } from './io.js';
 
 export interface ScanOptions {
@@ -26,8 +28,12 @@ export interface ScanOptions {
   quiet: boolean;
   verbose: boolean;
   minSeverity: string;
+  /** Print each rule's findings instead of one incident per account and period. */
+  findings: boolean;
   timezone?: string;
   defaultDomain?: string;
+  /** `--progress` / `--no-progress`; undefined: a bar only when stderr is a terminal. */
+  progress?: boolean | undefined;
 }
 
 /** Open messages are kept this long in log time: Postfix's default queue lifetime. */
@@ -65,12 +71,6 @@ function reportInput(io: Io, s: InputSummary, o: ScanOptions): void {
   if (!o.quiet) for (const d of s.diagnostics) io.err(`${s.name}: ${d}`);
 }
 
-export function renderText(findings: readonly Finding[], o: ScanOptions, tz: string, isTty: boolean): string {
-  if (findings.length === 0) return '';
-  const chalk = new Chalk({ level: colourLevel(o, isTty) });
-  return toText(findings, { chalk, timezone: tz, evidenceLines: o.verbose ? 20 : 3, width: 240 });
-}
-
 export async function runScan(files: readonly string[], o: ScanOptions, io: Io): Promise<number> {
   const format = checkChoice('--output', o.output, OUTPUT_FORMATS);
   const minSeverity = checkChoice('--min-severity', o.minSeverity, SEVERITIES);
@@ -83,26 +83,51 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
   const inputs = files.length > 0 ? files : ['-'];
   if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
 
-  // NDJSON and TSV stream each finding as it is raised, so memory does not grow with
-  // their number; text groups by account and so has to hold them.
-  const held: Finding[] = [];
+  // NDJSON and TSV stream each verdict as it is reached, so memory does not grow with
+  // their number; text is grouped and so has to hold them.
+  const heldFindings: Finding[] = [];
+  const heldIncidents: Incident[] = [];
   let shown = 0;
   const minRank = SEVERITY_RANK[minSeverity];
+  const onIncident = (inc: Incident): void => {
+    if (SEVERITY_RANK[inc.severity] < minRank) return;
+    shown++;
+    if (format === 'ndjson') io.write(`${incidentToNdjsonLine(inc)}\n`);
+    else if (format === 'tsv') io.write(`${incidentToTsvLine(inc)}\n`);
+    else heldIncidents.push(inc);
+  };
+  const tracker = new IncidentTracker(config.incidents, onIncident);
   const onFinding = (f: Finding): void => {
+    if (!o.findings) {
+      tracker.add(f);
+      return;
+    }
     if (SEVERITY_RANK[f.severity] < minRank) return;
     shown++;
     if (format === 'ndjson') io.write(`${toNdjsonLine(f)}\n`);
     else if (format === 'tsv') io.write(`${toTsvLine(f)}\n`);
-    else held.push(f);
+    else heldFindings.push(f);
   };
   const engine = createEngine(config, resolveContext(config), onFinding, { since, until });
+  let latest = 0;
   let failed = false;
-  for (const path of inputs) {
+  // Progress hook: a bar on stderr while the inputs are read (see progress.ts).
+  const progress = new Progress(inputs, progressWanted(o.progress), o.progress === true);
+  for (const [index, path] of inputs.entries()) {
     try {
-      const summary = await processInput(path, {
+      const summary = await trackedInput(path, {
         format: o.format, timezone: tz, defaultDomain: o.defaultDomain ?? config.defaultDomain, openTtlMs: OPEN_TTL_MS,
-        keepUnrecognised: o.verbose ? 100 : 0, onRecord: (r) => engine.onRecord(r), afterBatch: () => io.drain(),
-      });
+        keepUnrecognised: o.verbose ? 100 : 0,
+        onRecord: (r) => {
+          if (r.at > latest) latest = r.at;
+          engine.onRecord(r);
+        },
+        afterBatch: () => {
+          // Incidents of accounts that went quiet are final: write them out now.
+          tracker.closeIdle(latest);
+          return io.drain();
+        },
+      }, progress, index);
       reportInput(io, summary, o);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
@@ -110,8 +135,15 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
       failed = true;
     }
   }
-  if (format === 'text') await io.out(renderText(held, o, tz, io.stdoutIsTty));
-  else await io.out('');
+  progress.done();
+  tracker.flush();
+  if (format === 'text') {
+    const chalk = new Chalk({ level: colourLevel(o, io.stdoutIsTty) });
+    const text = { chalk, timezone: tz, evidenceLines: o.verbose ? 20 : 3, width: 240 };
+    await io.out(o.findings ? (heldFindings.length ? toText(heldFindings, text) : '') : incidentsToText(heldIncidents, text));
+  } else {
+    await io.out('');
+  }
   if (failed) return EXIT.RUNTIME;
   return shown > 0 ? EXIT.FINDINGS : EXIT.OK;
 }

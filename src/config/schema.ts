@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseCidr, PRIVATE_NETWORKS } from '../core/net.js';
 import { isValidTimezone } from '../core/time.js';
 import { AlertsSchema } from './alerts-schema.js';
+import { IncidentOptionsSchema } from '../alerts/incidents.js';
 
 export const Cidr = z.string().refine((s) => parseCidr(s) !== undefined, {
   message: 'not an IPv4/IPv6 address or network in CIDR form (e.g. 10.0.0.0/8, 2001:db8::/32)',
@@ -82,6 +83,12 @@ export function buildConfigSchema(ruleOptions: ReadonlyMap<string, z.ZodType>, f
   return z.strictObject({
     /** Editor hint; ignored by sendwatch. */
     $schema: z.string().optional(),
+    /**
+     * Free text for whoever edits the file (JSON has no comments), ignored by sendwatch:
+     * one string or a list of lines. Allowed at the top level only, so a misspelt key
+     * anywhere else is still an error.
+     */
+    $comment: z.union([z.string(), z.array(z.string())]).optional(),
     /** Zone of log stamps written without one (syslog, Kerio, MTA) and of office hours. Default: the host's. */
     timezone: TimeZone.optional(),
     /** Domain added to a bare login (`jdent` -> `jdent@example.edu`) before accounts are compared. */
@@ -98,6 +105,8 @@ export function buildConfigSchema(ruleOptions: ReadonlyMap<string, z.ZodType>, f
     ignoreAccounts: z.array(z.string().min(1)).default([]),
     /** Options per rule, keyed by rule name. */
     rules: z.strictObject(rules).prefault({}),
+    /** How findings of one account combine into one verdict (score, severity). */
+    incidents: IncidentOptionsSchema.prefault({}),
     /** The logs `sendwatch run` watches (cron mode). */
     sources: z.array(SourceSchema).default([]),
     /** Cron mode's memory between runs. */

@@ -55,11 +55,23 @@ export const AlertSchema = z.object({
   evidence: z.array(Evidence),
 });
 
+export const VerdictSchema = z.object({
+  severity: Severity,
+  score: z.number(),
+  families: z.array(z.string()),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  addresses: z.array(z.string()),
+  countries: z.array(z.string()),
+  advice: z.array(z.string()),
+});
+
 export const DigestSchema = z.object({
   id: z.string(),
   createdAt: z.number(),
   host: z.string(),
   alerts: z.array(AlertSchema),
+  verdicts: z.record(z.string(), VerdictSchema).optional(),
 });
 
 export const OutboxEntrySchema = z.object({
@@ -77,6 +89,8 @@ export const StateSchema = z.object({
   rules: z.record(z.string(), z.unknown()),
   alerts: z.record(z.string(), AlertMemorySchema),
   outbox: z.array(OutboxEntrySchema),
+  /** Open incidents per account, so a verdict builds up across runs as in one scan. */
+  incidents: z.unknown().optional(),
 });
 
 export type State = z.output<typeof StateSchema>;

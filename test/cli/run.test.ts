@@ -99,7 +99,7 @@ describe('sendwatch run: incremental reading equals one scan', () => {
         assert.equal(r.stderr, '');
         found.push(...ndjson(r.stdout));
       }
-      const scan = await runCli(['scan', '--config', s.config, '--format', 'postfix', '--output', 'ndjson', s.log]);
+      const scan = await runCli(['scan', '--config', s.config, '--format', 'postfix', '--output', 'ndjson', '--findings', s.log]);
       const expected = ndjson(scan.stdout);
       assert.ok(expected.length >= 5);
       assert.deepEqual(found.map(comparable), expected.map(comparable));
@@ -113,7 +113,7 @@ describe('sendwatch run: incremental reading equals one scan', () => {
     const first = await run(s, '--output', 'ndjson', '--from-start');
     appendFileSync(s.log, LOG.slice(cut));
     const second = await run(s, '--output', 'ndjson');
-    const scan = await runCli(['scan', '--config', s.config, '--format', 'postfix', '--output', 'ndjson', s.log]);
+    const scan = await runCli(['scan', '--config', s.config, '--format', 'postfix', '--output', 'ndjson', '--findings', s.log]);
     assert.deepEqual([...ndjson(first.stdout), ...ndjson(second.stdout)].map(comparable), ndjson(scan.stdout).map(comparable));
   });
 });

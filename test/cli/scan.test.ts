@@ -31,9 +31,10 @@ describe('sendwatch scan: output formats', () => {
       const r = await runCli(args(dir, '--output', 'ndjson'));
       assert.equal(r.code, 1);
       const rows = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      assert.ok(rows.length > 3);
+      assert.ok(rows.length >= 1);
       for (const row of rows) {
-        assert.deepEqual(Object.keys(row), ['time', 'account', 'rule', 'severity', 'message', 'data', 'evidence']);
+        assert.deepEqual(Object.keys(row).slice(0, 7), ['time', 'account', 'rule', 'severity', 'message', 'data', 'evidence']);
+        assert.ok(Array.isArray(row.signals) && Array.isArray(row.advice), 'an incident carries its signals and what to do');
         assert.match(String(row.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         assert.ok(['info', 'warning', 'critical'].includes(String(row.severity)));
         const ev = row.evidence as { source: string; line: number; text: string }[];

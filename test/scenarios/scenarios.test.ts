@@ -28,17 +28,22 @@ function parseRows(ndjson: string): Row[] {
   return ndjson.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Row);
 }
 
-async function scan(name: string): Promise<{ code: number | null; rows: Row[]; stdout: string; stderr: string }> {
+/** The rules' individual findings (`--findings`): what each rule said, for exact assertions. */
+async function scan(name: string, ...more: string[]): Promise<{ code: number | null; rows: Row[]; stdout: string; stderr: string }> {
   const rel = join('fixtures', 'scenarios', name);
-  const r = await runCli(['scan', '--config', join(rel, 'config.json'), '--output', 'ndjson', join(rel, 'input.log')]);
+  const r = await runCli(['scan', '--config', join(rel, 'config.json'), '--output', 'ndjson', ...more, join(rel, 'input.log')]);
   return { ...r, rows: parseRows(r.stdout) };
 }
+
+/** The verdicts: one incident per account and period (the default output). */
+const incidents = (name: string): ReturnType<typeof scan> => scan(name);
+const findings = (name: string): ReturnType<typeof scan> => scan(name, '--findings');
 
 describe('scenarios: golden NDJSON', () => {
   it('has scenarios', () => assert.ok(scenarios.length >= 3));
   for (const name of scenarios) {
     it(name, async () => {
-      const r = await scan(name);
+      const r = await incidents(name);
       const golden = join(dir, name, 'expected.ndjson');
       if (process.env.UPDATE_GOLDEN) writeFileSync(golden, r.stdout);
       assert.equal(r.stdout, readFileSync(golden, 'utf8'), `${name}: output differs from expected.ndjson`);
@@ -49,9 +54,26 @@ describe('scenarios: golden NDJSON', () => {
 
 const atLeastWarning = (rows: Row[]): Row[] => rows.filter((f) => f.severity !== 'info');
 
+describe('scenarios: one verdict per account', () => {
+  for (const [name, who] of [['postfix-compromised', 'frank@example.edu'], ['kerio-compromised', 'eve@example.com'], ['mta-format1-compromised', 'frank@example.edu'], ['mta-format4-compromised', 'frank@example.edu'], ['metermaid-compromised', 'frank@example.edu']] as const) {
+    it(`${name}: the hijacked account is one critical incident, nobody else reaches warning`, async () => {
+      const { rows } = await incidents(name);
+      const serious = rows.filter((r) => r.severity !== 'info');
+      assert.deepEqual(serious.map((r) => [r.account, r.severity]), [[who, 'critical']]);
+      const inc = serious[0] as Row & { signals: unknown[]; advice: string[] };
+      assert.ok(inc.signals.length > 0 && inc.advice.length > 0);
+      assert.match(inc.message, /^looks compromised: /);
+    });
+  }
+  it('postfix-legit: the late message alone stays an info incident', async () => {
+    const { rows } = await incidents('postfix-legit');
+    assert.deepEqual(rows.map((r) => [r.account, r.rule, r.severity]), [['carol@example.edu', 'odd-hours', 'info']]);
+  });
+});
+
 describe('scenarios: what must and must not be flagged', () => {
   it('postfix: the hijacked account is critical on volume, forged senders, night and foreign host', async () => {
-    const { rows } = await scan('postfix-compromised');
+    const { rows } = await findings('postfix-compromised');
     const frank = rows.filter((f) => f.account === 'frank@example.edu');
     for (const rule of ['sends-per-account', 'from-user-mismatch', 'odd-hours']) {
       assert.ok(frank.some((f) => f.rule === rule && f.severity === 'critical'), `no critical ${rule}`);
@@ -72,7 +94,7 @@ describe('scenarios: what must and must not be flagged', () => {
   });
 
   it('postfix: bulk sender, alias user and steady heavy sender are not flagged at warning or above', async () => {
-    const { rows } = await scan('postfix-legit');
+    const { rows } = await findings('postfix-legit');
     assert.deepEqual(atLeastWarning(rows), []);
     for (const who of ['newsletter@example.edu', 'dean@example.edu', 'sales@example.edu']) {
       assert.ok(!rows.some((f) => f.account === who), `${who} flagged`);
@@ -82,7 +104,7 @@ describe('scenarios: what must and must not be flagged', () => {
   });
 
   it('kerio: the hijacked account is flagged; the Subject cannot change who sent it or from where', async () => {
-    const { rows } = await scan('kerio-compromised');
+    const { rows } = await findings('kerio-compromised');
     const eve = rows.filter((f) => f.account === 'eve@example.com');
     assert.ok(eve.some((f) => f.rule === 'sends-per-account' && f.severity === 'critical'));
     assert.ok(eve.some((f) => f.rule === 'from-user-mismatch' && f.severity === 'critical'));
@@ -128,7 +150,7 @@ describe('scenarios: Messaging Server MTA transaction log, every LOG_FORMAT', ()
   for (const format of MTA_FORMATS) {
     const name = `mta-format${format}-compromised`;
     it(`format ${format}: the hijacked account is critical on volume, forged senders and night, and foreign; nobody else is flagged`, async () => {
-      const { rows, stderr, code } = await scan(name);
+      const { rows, stderr, code } = await findings(name);
       assert.equal(code, 1);
       assert.equal(stderr, '', 'every LOG_* option the rules need is in this log: no blind-spot notes');
       const frank = rows.filter((f) => f.account === FRANK);
@@ -145,13 +167,13 @@ describe('scenarios: Messaging Server MTA transaction log, every LOG_FORMAT', ()
   }
 
   it('the four formats of the same day give the same findings on the same line numbers', async () => {
-    const [first, ...rest] = await Promise.all(MTA_FORMATS.map((f) => scan(`mta-format${f}-compromised`)));
+    const [first, ...rest] = await Promise.all(MTA_FORMATS.map((f) => findings(`mta-format${f}-compromised`)));
     assert.ok(first && first.rows.length > 0);
     for (const [i, r] of rest.entries()) assert.deepEqual(r.rows.map(essence), first.rows.map(essence), `format ${i + 2} vs format 1`);
   });
 
   it('the four rules find on the Messaging Server day what they find on the same day written by Postfix', async () => {
-    const [postfix, mta] = await Promise.all([scan('postfix-compromised'), scan('mta-format1-compromised')]);
+    const [postfix, mta] = await Promise.all([findings('postfix-compromised'), findings('mta-format1-compromised')]);
     const pick = (rows: Row[], rule: string): unknown[] => rows.filter((f) => f.rule === rule).map(comparable);
     for (const rule of ['sends-per-account', 'odd-hours', 'foreign-sender-host']) {
       assert.deepEqual(pick(mta.rows, rule), pick(postfix.rows, rule), rule);
@@ -203,7 +225,7 @@ describe('scenarios: Messaging Server MTA transaction log, every LOG_FORMAT', ()
 describe('scenarios: MeterMaid', () => {
   it('the account past 70 % and 90 % of its sendlim quota is a warning, then critical; nobody else, no IP key', async () => {
     const name = 'metermaid-compromised';
-    const { rows, stderr } = await scan(name);
+    const { rows, stderr } = await findings(name);
     assert.equal(stderr, '');
     assert.deepEqual(rows.map((f) => [f.account, f.rule, f.severity, f.data.table, f.data.count, f.data.quota]), [
       [FRANK, 'metermaid-quota', 'warning', 'sendlim', 70, 100],
@@ -227,7 +249,7 @@ describe('scenarios: MeterMaid', () => {
     const cfg = join(tmpdir(), `sendwatch-mm-${process.pid}.json`);
     writeFileSync(cfg, JSON.stringify({ timezone: 'Europe/Berlin', rules: { 'metermaid-quota': { includeIpKeys: true, tables: ['ext_conn_throttle'] } } }));
     try {
-      const r = await runCli(['scan', '--config', cfg, '--output', 'ndjson', join('fixtures', 'scenarios', name, 'input.log')]);
+      const r = await runCli(['scan', '--config', cfg, '--output', 'ndjson', '--findings', join('fixtures', 'scenarios', name, 'input.log')]);
       const rows = parseRows(r.stdout);
       assert.deepEqual([...new Set(rows.map((f) => f.account))], [SPAM_IP]);
       assert.deepEqual(rows.map((f) => f.severity), ['warning', 'critical']);

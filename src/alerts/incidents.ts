@@ -1,0 +1,248 @@
+/**
+ * One verdict per account: findings for the same account close together in log time
+ * are one incident, scored from its signals.
+ *
+ * Signals are grouped into families that express the same underlying fact (a new
+ * place: foreign, new and many sender hosts, countries); a family counts with its
+ * strongest signal only, so a traveller's hotel network, seen by four location rules,
+ * is still one weak signal. Independent families multiply: each family beyond the first
+ * adds half again to the score, so a new country plus volume above baseline plus 2 a.m.
+ * is critical while any one of them alone is not.
+ *
+ *   family score = max over its signals of weight(rule) x points(severity)
+ *   score        = sum of family scores x (1 + 0.5 x (families - 1))
+ *   severity     = critical at >= levels.critical, warning at >= levels.warning, else info
+ */
+import { z } from 'zod';
+import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
+
+/** Which facts each rule speaks about; rules not listed are a family of their own. */
+export const RULE_FAMILIES: Readonly<Record<string, string>> = {
+  'sends-per-account': 'volume',
+  'volume-baseline': 'volume',
+  'metermaid-quota': 'volume',
+  'recipient-spread': 'recipients',
+  bounces: 'recipients',
+  'from-user-mismatch': 'identity',
+  'odd-hours': 'time',
+  'foreign-sender-host': 'location',
+  'new-sender-host': 'location',
+  countries: 'location',
+  'many-sender-hosts': 'location',
+  'auth-failures': 'authentication',
+};
+
+export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = {
+  'sends-per-account': 1,
+  'volume-baseline': 0.8,
+  'metermaid-quota': 1,
+  'recipient-spread': 0.7,
+  bounces: 0.8,
+  'from-user-mismatch': 1,
+  'odd-hours': 0.5,
+  // A lone foreign address is what every traveller and home worker looks like: weak.
+  'foreign-sender-host': 0.45,
+  'new-sender-host': 0.5,
+  countries: 1,
+  'many-sender-hosts': 1,
+  'auth-failures': 1,
+};
+
+export const IncidentOptionsSchema = z.strictObject({
+  /** Findings of one account less than this apart (log time) are one incident. */
+  gapMinutes: z.number().int().positive().default(360),
+  /** Per-rule weight of a signal (default 1 for rules not listed); 0 ignores a rule in the verdict. */
+  weights: z.record(z.string(), z.number().min(0).max(10)).default({}),
+  /** Points of a signal by its own severity, before its weight. */
+  points: z.strictObject({
+    info: z.number().min(0).default(1),
+    warning: z.number().min(0).default(3),
+    critical: z.number().min(0).default(6),
+  }).prefault({}),
+  /** Score at which an incident is a warning, and critical. */
+  levels: z.strictObject({
+    warning: z.number().positive().default(3),
+    critical: z.number().positive().default(6),
+  }).prefault({}),
+  /** Each independent family of signals beyond the first adds this share to the score. */
+  familyBonus: z.number().min(0).max(5).default(0.5),
+});
+export type IncidentOptions = z.output<typeof IncidentOptionsSchema>;
+
+/** Signals kept per incident; beyond this only the strongest per rule stay. */
+const MAX_SIGNALS = 30;
+const EVIDENCE_PER_SIGNAL = 5;
+
+export interface Incident {
+  readonly account: string;
+  firstSeen: number;
+  lastSeen: number;
+  signals: Finding[];
+  score: number;
+  severity: Severity;
+  /** Findings merged into this incident, including those not kept as signals. */
+  findings: number;
+}
+
+export function weightOf(rule: string, o: IncidentOptions): number {
+  return o.weights[rule] ?? DEFAULT_WEIGHTS[rule] ?? 1;
+}
+
+export const familyOf = (rule: string): string => RULE_FAMILIES[rule] ?? rule;
+
+/** Score and severity of a set of signals. Pure. */
+export function scoreSignals(signals: readonly Finding[], o: IncidentOptions): { score: number; severity: Severity; families: string[] } {
+  const fam = new Map<string, number>();
+  for (const s of signals) {
+    const v = weightOf(s.rule, o) * o.points[s.severity];
+    const f = familyOf(s.rule);
+    if (v > (fam.get(f) ?? -1)) fam.set(f, v);
+  }
+  const counted = [...fam.entries()].filter(([, v]) => v > 0);
+  const sum = counted.reduce((a, [, v]) => a + v, 0);
+  const score = Math.round(sum * (1 + o.familyBonus * Math.max(0, counted.length - 1)) * 100) / 100;
+  const severity: Severity = score >= o.levels.critical ? 'critical' : score >= o.levels.warning ? 'warning' : 'info';
+  return { score, severity, families: counted.sort((a, b) => b[1] - a[1]).map(([f]) => f) };
+}
+
+/** Keeps the incident's signals bounded: the strongest per rule first, then the earliest. */
+function trimSignals(signals: Finding[]): Finding[] {
+  if (signals.length <= MAX_SIGNALS) return signals;
+  const best = new Map<string, Finding>();
+  for (const s of signals) {
+    const b = best.get(s.rule);
+    if (!b || SEVERITY_RANK[s.severity] > SEVERITY_RANK[b.severity]) best.set(s.rule, s);
+  }
+  const keep = new Set(best.values());
+  for (const s of signals) {
+    if (keep.size >= MAX_SIGNALS) break;
+    keep.add(s);
+  }
+  return signals.filter((s) => keep.has(s));
+}
+
+const SignalSchema = z.object({
+  rule: z.string(), account: z.string(), severity: z.enum(['info', 'warning', 'critical']), at: z.number(), message: z.string(),
+  data: z.record(z.string(), z.union([z.string(), z.number()])),
+  evidence: z.array(z.object({ source: z.string(), lineNo: z.number(), text: z.string() })),
+});
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  open: z.array(z.object({
+    account: z.string(), firstSeen: z.number(), lastSeen: z.number(), signals: z.array(SignalSchema),
+    score: z.number(), severity: z.enum(['info', 'warning', 'critical']), findings: z.number(),
+  })),
+});
+
+/**
+ * Open incidents per account. `add` folds a finding in (closing the account's previous
+ * incident first if it went quiet for longer than the gap); closed incidents go to the
+ * sink. Deterministic in log time, so cron runs and one scan agree.
+ */
+export class IncidentTracker {
+  private readonly open = new Map<string, Incident>();
+  private readonly gapMs: number;
+
+  constructor(private readonly o: IncidentOptions, private readonly onClose: (i: Incident) => void, saved?: unknown) {
+    this.gapMs = o.gapMinutes * 60_000;
+    const r = SnapshotSchema.safeParse(saved);
+    if (r.success) for (const i of r.data.open) this.open.set(i.account, i);
+  }
+
+  add(f: Finding): Incident {
+    let inc = this.open.get(f.account);
+    if (inc && f.at - inc.lastSeen > this.gapMs) {
+      this.open.delete(f.account);
+      this.onClose(inc);
+      inc = undefined;
+    }
+    if (!inc) {
+      inc = { account: f.account, firstSeen: f.at, lastSeen: f.at, signals: [], score: 0, severity: 'info', findings: 0 };
+      this.open.set(f.account, inc);
+    }
+    inc.firstSeen = Math.min(inc.firstSeen, f.at);
+    inc.lastSeen = Math.max(inc.lastSeen, f.at);
+    inc.findings++;
+    inc.signals = trimSignals([...inc.signals, { ...f, evidence: f.evidence.slice(0, EVIDENCE_PER_SIGNAL) }]);
+    const s = scoreSignals(inc.signals, this.o);
+    inc.score = s.score;
+    inc.severity = s.severity;
+    return inc;
+  }
+
+  get(account: string): Incident | undefined {
+    return this.open.get(account);
+  }
+
+  /** Closes incidents quiet for longer than the gap as of log time `now`. */
+  closeIdle(now: number): void {
+    for (const [k, inc] of this.open) {
+      if (now - inc.lastSeen > this.gapMs) {
+        this.open.delete(k);
+        this.onClose(inc);
+      }
+    }
+  }
+
+  /** End of an ad-hoc scan: every open incident is closed. */
+  flush(): void {
+    const all = [...this.open.values()].sort((a, b) => a.firstSeen - b.firstSeen);
+    this.open.clear();
+    for (const inc of all) this.onClose(inc);
+  }
+
+  snapshot(): unknown {
+    return { v: 1, open: [...this.open.values()] };
+  }
+}
+
+/** Client addresses named by an incident's signals (for the verdict's "from where"). */
+export function incidentAddresses(inc: Pick<Incident, 'signals'>): string[] {
+  const out = new Set<string>();
+  for (const s of inc.signals) {
+    const ip = s.data.client_ip;
+    if (typeof ip === 'string') out.add(ip);
+  }
+  return [...out];
+}
+
+/** Countries named by an incident's signals, where a rule looked them up. */
+export function incidentCountries(inc: Pick<Incident, 'signals'>): string[] {
+  const out = new Set<string>();
+  for (const s of inc.signals) {
+    for (const key of ['country', 'countries']) {
+      const v = s.data[key];
+      if (typeof v === 'string') for (const c of v.split(',')) if (c.trim()) out.add(c.trim());
+    }
+  }
+  return [...out];
+}
+
+/** Evidence of an incident: each signal's lines, without repeats, bounded. */
+export function incidentEvidence(inc: Pick<Incident, 'signals'>, max = 20): Evidence[] {
+  const seen = new Set<string>();
+  const out: Evidence[] = [];
+  for (const s of inc.signals) {
+    for (const e of s.evidence) {
+      const k = `${e.source}:${e.lineNo}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(e);
+      if (out.length >= max) return out;
+    }
+  }
+  return out;
+}
+
+/** What to do, by the families involved. */
+export function incidentAdvice(inc: Pick<Incident, 'signals' | 'severity'>): string[] {
+  const fams = new Set(inc.signals.map((s) => familyOf(s.rule)));
+  const out: string[] = [];
+  if (inc.severity !== 'info') out.push('reset the password and end the account\'s sessions (IMAP, webmail, SMTP)');
+  if (fams.has('volume') || fams.has('recipients')) out.push('check the queue for its messages (postqueue -p / mailq) and hold or delete the spam');
+  if (fams.has('identity')) out.push('look at the forged senders: bounces and complaints will go to them');
+  if (fams.has('location')) out.push('check where the client addresses are and whether the user was there');
+  if (fams.has('authentication')) out.push('block the guessing addresses at the firewall and check for other accounts they tried');
+  if (fams.has('time') && out.length === 0) out.push('ask the user whether they sent these messages');
+  return out;
+}
