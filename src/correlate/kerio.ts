@@ -108,6 +108,19 @@ function isServerGenerated(service: string): boolean {
   return service === 'DSN';
 }
 
+/**
+ * What the correlator tells the line parser in a scan, so that lines it would not act
+ * on are not cut into events: see KerioLineParser.
+ */
+export interface KerioInterest {
+  /** Whether a Recv line with this service and login (null: unauthenticated) is tracked. */
+  recv(service: string, user: string | null): boolean;
+  /** Whether Sent lines of this Queue-ID are attributed: an open or remembered message. */
+  sent(queueId: string): boolean;
+  /** A line whose event was not wanted: time moves on all the same. */
+  advance(at: number): void;
+}
+
 function copyLine(line: LogLine): LogLine {
   return { source: line.source, lineNo: line.lineNo, text: line.text };
 }
@@ -222,7 +235,7 @@ class Fifo<T> {
 
 export function createKerioCorrelator(
   ctx: CorrelateContext, sink: RecordSink, saved?: unknown, limits: KerioLimits = KERIO_LIMITS,
-): Correlator<KerioEvent> {
+): Correlator<KerioEvent> & KerioInterest {
   const rememberMs = Math.max(ctx.openTtlMs, limits.minRememberMs);
   // Both queues are in order of arrival, and only their fronts are ever completed or
   // forgotten. A message whose Recv lines trickle in can hold up the completion of
@@ -299,6 +312,9 @@ export function createKerioCorrelator(
   }
 
   return {
+    recv: (service, user) => user !== null && !isServerGenerated(service),
+    sent: (queueId) => open.has(queueId) || remembered.has(queueId),
+    advance: expire,
     push(event, line) {
       expire(event.at);
       switch (event.type) {
