@@ -116,7 +116,7 @@ export function renderProgress(s: ProgressState, width: number): string {
     bar = `[${'#'.repeat(full)}${'.'.repeat(cells - full)}] ${String(Math.floor(frac * 100)).padStart(3)}%`;
     parts.push(`${human(s.bytesDone)} of ${human(s.bytesTotal)}`);
   } else {
-    parts.push(`${human(s.bytesDone)}`);
+    parts.push(human(s.bytesDone));
   }
   parts.push(`${rate(lps)} lines/s`);
   if (s.bytesTotal !== undefined && s.bytesDone > 0 && secs >= 0.2) {
