@@ -69,6 +69,50 @@ function isLoopbackRelay(relay: string): boolean {
   return addr.startsWith('127.') || addr === '::1' || addr === 'localhost' || relay.startsWith('localhost');
 }
 
+/** FNV-1a over s[start, end), kept within V8's small integers. */
+function hashOf(s: string, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/**
+ * A map keyed `HOST REST` (REST a queue id or a pid) that can tell, without building a
+ * key, that no key ends in a given REST: the common answer for a busy server's lines.
+ */
+class HostKeyedMap<V> extends Map<string, V> {
+  /** How many keys have a REST of each hash. */
+  private readonly rests = new Map<number, number>();
+
+  override set(key: string, value: V): this {
+    if (!super.has(key)) this.count(key, 1);
+    return super.set(key, value);
+  }
+
+  override delete(key: string): boolean {
+    const had = super.delete(key);
+    if (had) this.count(key, -1);
+    return had;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.rests.clear();
+  }
+
+  /** Whether `${host} ${text.slice(start, end)}` is a key; the slice is only made when it may be. */
+  hasAt(host: string, text: string, start: number, end: number): boolean {
+    return this.rests.has(hashOf(text, start, end)) && super.has(`${host} ${text.slice(start, end)}`);
+  }
+
+  private count(key: string, delta: number): void {
+    const h = hashOf(key, key.indexOf(' ') + 1, key.length);
+    const n = (this.rests.get(h) ?? 0) + delta;
+    if (n > 0) this.rests.set(h, n);
+    else this.rests.delete(h);
+  }
+}
+
 function isSnapshot(x: unknown): x is Snapshot {
   return typeof x === 'object' && x !== null && (x as { v?: unknown }).v === 1;
 }
@@ -78,10 +122,10 @@ function isSnapshot(x: unknown): x is Snapshot {
  * on are not cut into events: see PostfixLineParser.
  */
 export interface PostfixInterest {
-  /** Whether events of this queue id would change anything: it is an open message. */
-  message(host: string, qid: string): boolean;
-  /** Whether this smtpd process has session state (AUTH warnings, rejects) to end. */
-  session(host: string, pid: string): boolean;
+  /** Whether events of the queue id `text[start, end)` would change anything: it is an open message. */
+  message(host: string, text: string, start: number, end: number): boolean;
+  /** Whether the smtpd process of pid `text[start, end)` has session state (AUTH warnings, rejects) to end. */
+  session(host: string, text: string, start: number, end: number): boolean;
   /** A line whose event was not wanted: time moves on all the same. */
   advance(at: number): void;
 }
@@ -95,8 +139,8 @@ export function createPostfixCorrelator(
   ctx: CorrelateContext, sink: RecordSink, saved?: unknown, opts: PostfixCorrelatorOptions = {},
 ): Correlator<PostfixEvent> & PostfixInterest {
   const emitAfterMs = opts.emitAfterMs ?? 10 * 60_000;
-  const messages = new Map<string, OpenMessage>();
-  const sessions = new Map<string, Session>();
+  const messages = new HostKeyedMap<OpenMessage>();
+  const sessions = new HostKeyedMap<Session>();
   let now = 0;
   let lastSweep = 0;
   if (isSnapshot(saved)) {
@@ -317,8 +361,8 @@ export function createPostfixCorrelator(
   return {
     push,
     advance,
-    message: (host, qid) => messages.has(`${host} ${qid}`),
-    session: (host, pid) => sessions.has(`${host} ${pid}`),
+    message: (host, text, start, end) => messages.hasAt(host, text, start, end),
+    session: (host, text, start, end) => sessions.hasAt(host, text, start, end),
     flush() {
       for (const m of messages.values()) emit(m);
       messages.clear();

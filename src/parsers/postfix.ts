@@ -257,11 +257,15 @@ export class PostfixLineParser {
   }
 
   private wantsMessage(qidStart: number, qidEnd: number): boolean {
-    return this.interest === undefined || this.interest.message(this.env.host, this.env.text.slice(qidStart, qidEnd));
+    return this.interest === undefined || this.interest.message(this.env.host, this.env.text, qidStart, qidEnd);
   }
 
   private wantsSession(): boolean {
-    return this.interest === undefined || this.interest.session(this.env.host, this.env.pid);
+    const env = this.env;
+    // No `[PID]`: the pid is ''.
+    const start = env.pidStart < 0 ? 0 : env.pidStart;
+    const end = env.pidStart < 0 ? 0 : env.pidEnd;
+    return this.interest === undefined || this.interest.session(env.host, env.text, start, end);
   }
 
   private smtpdBase(tag: TagInfo): SmtpdBase {
