@@ -9,6 +9,8 @@
  *    trustedNetworks cover the accounts' home networks.
  * 2. Times, as separate processes, each `--runs` times:
  *      raw reader     dist/test/bench/read-lines.js FILE (openInput + readLineBatches only)
+ *      parse          dist/test/bench/parse-lines.js FORMAT FILE (reader, line parser and
+ *                     correlator: the parsing layer without rules or output)
  *      sendwatch scan node dist/src/cli/main.js scan --config CONFIG --format F --output ndjson FILE > out.ndjson
  *                     (all rules on), and checks both hijacked accounts are reported
  *                     at warning or above
@@ -38,6 +40,7 @@ const POSTFIX_LINE_BYTES = 151;
 const TARGET_BYTES_PER_S = TARGET_POSTFIX_LINES_PER_S * POSTFIX_LINE_BYTES;
 const TARGET_PEAK_RSS_BYTES = 200 * 1e6;
 const READ_LINES = fileURLToPath(new URL('./read-lines.js', import.meta.url));
+const PARSE_LINES = fileURLToPath(new URL('./parse-lines.js', import.meta.url));
 const GNU_TIME = '/usr/bin/time';
 const COUNT_KEYS = 'END{for(k in c)n++; print n}';
 /** Per workload: count each account's submissions, the least a scanner for hijacks must do. */
@@ -61,6 +64,8 @@ interface Options {
 interface Run {
   readonly wallS: number;
   readonly peakRssBytes: number | undefined;
+  /** User + system CPU seconds (GNU time): steadier than wall time on a shared machine. */
+  readonly cpuS: number | undefined;
   /** true when the RSS is a polled lower bound rather than the kernel's figure. */
   readonly rssIsLowerBound: boolean;
   readonly exitCode: number | null;
@@ -133,7 +138,7 @@ function readVmHwm(pid: number): number | undefined {
 async function measure(command: string, args: readonly string[], workDir: string, stdoutPath?: string): Promise<Run> {
   const useGnuTime = existsSync(GNU_TIME);
   const rssFile = join(workDir, 'rss.txt');
-  const [cmd, argv] = useGnuTime ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]] : [command, [...args]];
+  const [cmd, argv] = useGnuTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, command, ...args]] : [command, [...args]];
   const outFd = stdoutPath !== undefined ? openSync(stdoutPath, 'w') : undefined;
   const started = process.hrtime.bigint();
   const child = spawn(cmd, argv, { stdio: ['ignore', outFd ?? 'pipe', 'pipe'] });
@@ -153,14 +158,16 @@ async function measure(command: string, args: readonly string[], workDir: string
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   if (poll !== undefined) clearInterval(poll);
   if (outFd !== undefined) closeSync(outFd);
-  const peakRssBytes = useGnuTime ? parseGnuTimeKb(rssFile) : polled;
-  return { wallS, peakRssBytes, rssIsLowerBound: !useGnuTime, exitCode, stdout, stderr };
+  const figures = useGnuTime ? parseGnuTime(rssFile) : undefined;
+  const peakRssBytes = useGnuTime ? figures?.peakRssBytes : polled;
+  return { wallS, peakRssBytes, cpuS: figures?.cpuS, rssIsLowerBound: !useGnuTime, exitCode, stdout, stderr };
 }
 
-/** GNU time writes "Command exited with non-zero status N" before the figure on failure. */
-function parseGnuTimeKb(path: string): number | undefined {
+/** GNU time writes "Command exited with non-zero status N" before the figures on failure. */
+function parseGnuTime(path: string): { peakRssBytes: number; cpuS: number } | undefined {
   const last = readFileSync(path, 'utf8').trim().split('\n').pop() ?? '';
-  return /^\d+$/.test(last) ? Number(last) * 1024 : undefined;
+  const m = /^(\d+) (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)$/.exec(last);
+  return m ? { peakRssBytes: Number(m[1]) * 1024, cpuS: Number(m[2]) + Number(m[3]) } : undefined;
 }
 
 async function repeat(runs: number, label: string, once: () => Promise<Run>): Promise<Run[]> {
@@ -190,6 +197,20 @@ async function rawReaderRow(log: BenchLog, o: Options, workDir: string): Promise
     name,
     runs,
     note: `openInput + readLineBatches; inside the process, without node start-up: ${formatRate(log.lines / readS)} lines/s, ${(log.bytes / 1e6 / readS).toFixed(0)} MB/s`,
+  };
+}
+
+async function parseRow(log: BenchLog, o: Options, workDir: string): Promise<Row> {
+  const name = 'parse (no rules)';
+  const runs = await repeat(o.runs, name, () => measure(process.execPath, [PARSE_LINES, log.workload.format, log.path], workDir));
+  const failed = runs.find((r) => r.exitCode !== 0);
+  if (failed !== undefined) return { name, runs: [], note: `failed: ${firstLine(failed.stderr)}` };
+  const reports = runs.map((r) => JSON.parse(r.stdout) as { lines: number; records: number; parseS: number });
+  const parseS = median(reports.map((r) => r.parseS));
+  return {
+    name,
+    runs,
+    note: `reader + line parser + correlator, ${reports[0]?.records ?? 0} records; inside the process: ${formatRate(log.lines / parseS)} lines/s, ${(log.bytes / 1e6 / parseS).toFixed(0)} MB/s`,
   };
 }
 
@@ -269,7 +290,7 @@ function targetLinesPerS(log: BenchLog): number {
 }
 
 function table(sections: readonly Section[]): string {
-  const header = ['', 'wall s (median)', 'lines/s', 'MB/s', 'peak RSS', 'x awk', 'lines/s target', 'speed', 'RSS <= 200 MB', 'findings'];
+  const header = ['', 'wall s (median)', 'lines/s', 'MB/s', 'cpu s (median)', 'peak RSS', 'x awk', 'lines/s target', 'speed', 'RSS <= 200 MB', 'findings'];
   const body: string[][] = [];
   for (const { log, rows } of sections) {
     const awkWall = rows.find((r) => r.name === 'awk baseline');
@@ -284,6 +305,7 @@ function table(sections: readonly Section[]): string {
         wall.toFixed(2),
         formatRate(log.lines / wall),
         (log.bytes / 1e6 / wall).toFixed(0),
+        r.runs.every((x) => x.cpuS !== undefined) ? median(r.runs.map((x) => x.cpuS ?? 0)).toFixed(2) : '?',
         formatRss(r.runs),
         awkMedian !== undefined && !isAwk ? (wall / awkMedian).toFixed(2) : '',
         isAwk ? '' : formatRate(target),
@@ -308,7 +330,7 @@ async function measureWorkload(workload: Workload, o: Options, workDir: string):
   const size = o.size ?? (o.quick ? workload.quickSize : workload.defaultSize);
   process.stderr.write(`${workload.name}: ${(size / 1e6).toFixed(0)} MB target, seed ${o.seed}\n`);
   const log = await ensureLog(workload, o.seed, size, o.out, (b) => process.stderr.write(`  generating: ${(b / 1e6).toFixed(0)} MB\n`));
-  const rows: Row[] = [await rawReaderRow(log, o, workDir), await cliRow(log, o, workDir)];
+  const rows: Row[] = [await rawReaderRow(log, o, workDir), await parseRow(log, o, workDir), await cliRow(log, o, workDir)];
   const awk = await awkRow(log, o, workDir);
   if (awk !== undefined) rows.push(awk);
   return { log, rows };

@@ -10,7 +10,7 @@
  * networks, as a site would configure it, so a scan reports the hijacks and the
  * occasional roaming user rather than every ordinary user.
  */
-import { createWriteStream, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,9 +18,16 @@ import { PRIVATE_NETWORKS } from '../../src/core/net.js';
 import { KerioLogGenerator } from './kerio-log.js';
 import { MtaLogGenerator } from './mta-log.js';
 import { PostfixLogGenerator } from './postfix-log.js';
-import { HOME_NETWORKS, type LogSource } from './world.js';
+import { HOME_NETWORKS, START_MS, type LogSource } from './world.js';
 
 export const DEFAULT_SIZE = 1024 ** 3;
+/**
+ * The modification time every benchmark log gets: after its last line (a 1 GiB log
+ * spans about a week from START_MS) and in the same year, as a real log's would be.
+ * Year-less stamps are dated from it; a file written today would put them in the
+ * wrong year, apart from the RFC 3339 stamps of the same file.
+ */
+export const LOG_MTIME_MS = START_MS + 30 * 24 * 3600_000;
 export const DEFAULT_SEED = 1;
 
 export interface Workload {
@@ -127,12 +134,14 @@ export async function ensureLog(
   // Postfix logs of version 1 were written before workloads had names.
   const sameWorkload = (existing?.workload ?? 'postfix') === workload.name;
   if (existing !== undefined && sameWorkload && existing.version === workload.version && existing.seed === seed && existing.targetBytes === targetBytes && existsSync(path) && statSync(path).size === existing.bytes) {
+    utimesSync(path, LOG_MTIME_MS / 1000, LOG_MTIME_MS / 1000);
     return { workload, path, configPath, bytes: existing.bytes, lines: existing.lines, reused: true };
   }
   // Written aside and renamed, so an interrupted run never leaves a file that looks reusable.
   const partial = `${path}.partial`;
   const { bytes, lines } = await writeLog(workload, partial, seed, targetBytes, onProgress);
   renameSync(partial, path);
+  utimesSync(path, LOG_MTIME_MS / 1000, LOG_MTIME_MS / 1000);
   const meta: LogMeta = { workload: workload.name, version: workload.version, seed, targetBytes, bytes, lines };
   writeFileSync(metaPath, `${JSON.stringify(meta)}\n`);
   return { workload, path, configPath, bytes, lines, reused: false };
