@@ -10,6 +10,7 @@
  * outbox. At worst one digest goes out twice.
  */
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { decideAlerts } from '../alerts/policy.js';
 import type { Alert, Digest, Verdict } from '../alerts/types.js';
 import { incidentAddresses, incidentAdvice, incidentCountries, IncidentTracker, scoreSignals, type Incident } from '../alerts/incidents.js';
@@ -134,6 +135,27 @@ interface SourceOutcome {
   readonly failed: boolean;
 }
 
+/**
+ * Records of one log are held back until its new part was read whole: a log that fails
+ * half-way (vanished, unreadable) then counts for nothing this run and is read again from
+ * its old cursor next time, so no line is counted twice. Beyond this many (a first run
+ * over a large log) they are applied as they come, to bound memory.
+ */
+const HOLD_RECORDS = 100_000;
+
+/** A cron source must be a regular file: a FIFO would block the run, a directory is a mistake. */
+function checkSourceFile(path: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(path, code === 'ENOENT' ? 'no such file (not logged to yet after a rotation?)' : code === 'EACCES' ? 'permission denied' : (e as Error).message);
+  }
+  if (st.isDirectory()) throw new InputError(path, 'is a directory');
+  if (!st.isFile()) throw new InputError(path, 'not a regular file (a FIFO or device cannot be followed from cron)');
+}
+
 async function readSource(
   src: Config['sources'][number], saved: SourceState | undefined, config: Config, o: RunOptions, io: Io,
   onRecord: (r: MailRecord) => void,
@@ -141,15 +163,26 @@ async function readSource(
   const tz = src.timezone ?? config.timezone ?? hostTimezone();
   const format = src.format !== 'auto' ? src.format : saved?.format ?? 'auto';
   let batches = 0;
+  let held: MailRecord[] = [];
+  let applied = 0;
+  const hold = (r: MailRecord): void => {
+    held.push(r);
+    if (held.length >= HOLD_RECORDS) {
+      for (const h of held) onRecord(h);
+      applied += held.length;
+      held = [];
+    }
+  };
   const run = new SourceRun(src.path, {
     format, timezone: tz, defaultDomain: config.defaultDomain, openTtlMs: config.state.openMessageHours * 3_600_000,
-    keepUnrecognised: o.verbose ? 100 : 0, onRecord, savedParserState: saved?.parser,
+    keepUnrecognised: o.verbose ? 100 : 0, onRecord: hold, savedParserState: saved?.parser,
     afterBatch: () => {
       if (++batches === 1) fault('mid-read');
       return Promise.resolve();
     },
   });
   try {
+    checkSourceFile(src.path);
     const times = saved?.cursor || o.fromStart ? { timeOf: () => undefined } : await timeReader(src.path, format, tz).catch(() => ({ timeOf: () => undefined }));
     const plan = await planRead(src.path, saved?.cursor, {
       startAt: o.fromStart ? 'start' : 'end-window', windowMs: longestWindowMs(config), timeOf: times.timeOf,
@@ -160,7 +193,14 @@ async function readSource(
       const stats = await run.feed(seg.path, { startOffset: seg.startOffset, firstLineNo: seg.firstLineNo, consumePartialLastLine: !seg.live });
       if (seg.live) live = { endOffset: stats.endOffset, lineNo: seg.firstLineNo + stats.lines };
     }
-    const cursor: Cursor | undefined = live ? await cursorAfter(src.path, live.endOffset, live.lineNo) : saved?.cursor;
+    let cursor: Cursor | undefined;
+    try {
+      cursor = live ? await cursorAfter(src.path, live.endOffset, live.lineNo) : saved?.cursor;
+    } catch (e) {
+      throw e instanceof InputError ? e : new InputError(src.path, `vanished while it was read (${(e as Error).message})`);
+    }
+    for (const h of held) onRecord(h);
+    held = [];
     report(io, run.finish(), o);
     const fmt = run.format ?? saved?.format;
     const parser = run.snapshot();
@@ -171,7 +211,9 @@ async function readSource(
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     // The cursor stays where it was: the next run reads this log again from there.
-    io.err(e.message);
+    io.err(applied > 0
+      ? `${e.message}; ${applied} of its records were already counted and may count again when it is re-read`
+      : `${e.message}; it will be read again from the same place next run`);
     return { state: saved, lastAt: undefined, failed: true };
   }
 }

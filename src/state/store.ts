@@ -3,7 +3,7 @@
  * atomic saving (temp file in the same directory, fsync, rename, fsync the directory).
  * Files are created 0600 with O_EXCL | O_NOFOLLOW, so a planted symlink is never followed.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { RuntimeError } from '../core/errors.js';
 import { emptyState, StateSchema, STATE_VERSION, type State } from './schema.js';
@@ -85,6 +85,26 @@ export function acquireLock(statePath: string): Lock {
   throw new LockedError(`could not take ${lockPath}: another run keeps taking it`);
 }
 
+/**
+ * The state decides what is alerted: a file someone else owns (or a link to one) could
+ * silence sendwatch, so it is refused rather than trusted or overwritten.
+ */
+function checkOwnFile(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if (errno(e) === 'ENOENT') return;
+    throw new RuntimeError(describeFsError('read state', path, e));
+  }
+  if (st.isSymbolicLink()) throw new RuntimeError(`state ${path} is a symbolic link: refusing to follow it (remove it, or point state.path at the real file)`);
+  if (!st.isFile()) throw new RuntimeError(`state ${path} is not a regular file`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new RuntimeError(`state ${path} is owned by uid ${st.uid}, not by this user (uid ${uid}): refusing to use it`);
+  }
+}
+
 export interface LoadResult {
   readonly state: State;
   /** Set when a damaged file was moved aside: say so on stderr, never reset silently. */
@@ -95,8 +115,16 @@ export interface LoadResult {
 export function loadState(path: string, now: number): LoadResult {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    checkOwnFile(path);
+    // O_NOFOLLOW: a symlink planted where the state lives is refused, not read through.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
+    if (e instanceof RuntimeError) throw e;
     if (errno(e) === 'ENOENT') return { state: emptyState(now) };
     throw new RuntimeError(describeFsError('read state', path, e));
   }
