@@ -27,6 +27,7 @@ import { InputError, openInput, readLineBatches } from '../sources/lines.js';
 import { acquireLock, loadState, LockedError, saveState } from '../state/store.js';
 import type { OutboxEntry, SourceState, State } from '../state/schema.js';
 import type { Io } from './io.js';
+import { passwordFileWarning } from './check-config.js';
 import { toNdjsonLine, toText, toTsvLine, type OutputFormat } from './output.js';
 import { Chalk } from 'chalk';
 
@@ -246,6 +247,8 @@ async function sendOutbox(state: State, config: Config, tz: string, io: Io): Pro
 export async function runCron(o: RunOptions, io: Io): Promise<number> {
   const config = loadConfig(o.config);
   if (config.sources.length === 0) throw new UsageError(`${o.config}: "sources" is empty: list the logs sendwatch run should watch`);
+  const pw = passwordFileWarning(config);
+  if (pw) io.err(pw);
   const statePath = config.state.path;
   let lock;
   try {
