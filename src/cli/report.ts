@@ -1,0 +1,101 @@
+/**
+ * `sendwatch report FILE...`: per authenticated account over the scanned period,
+ * messages, recipients (internal and external), client addresses, bounces, failed
+ * logins, the busiest hour and an hourly sparkline; busiest accounts first.
+ * Exit: 0 report printed, 2 usage/config, 3 an input could not be read.
+ */
+import { readFileSync } from 'node:fs';
+import { Chalk, supportsColor } from 'chalk';
+import { loadConfig } from '../config/load.js';
+import { now } from '../core/clock.js';
+import { EXIT, UsageError } from '../core/errors.js';
+import { hostTimezone, isValidTimezone } from '../core/time.js';
+import { ReportAggregator } from '../report/aggregate.js';
+import { reportToHtml } from '../report/html.js';
+import { REPORT_FORMATS, reportToNdjson, reportToText, reportToTsv, type ReportFormat } from '../report/render.js';
+import { InputError } from '../sources/lines.js';
+import type { Io } from './io.js';
+import { Progress, progressWanted, trackedInput } from './progress.js';
+import { OPEN_TTL_MS } from './scan.js';
+import { parseTimeArg } from './time-args.js';
+
+export interface ReportOptions {
+  config?: string | undefined;
+  format: string;
+  output: string;
+  top: string;
+  since?: string | undefined;
+  until?: string | undefined;
+  timezone?: string | undefined;
+  defaultDomain?: string | undefined;
+  internalDomains: readonly string[];
+  color: boolean;
+  quiet: boolean;
+  progress?: boolean | undefined;
+}
+
+function colourLevel(o: ReportOptions, isTty: boolean): 0 | 1 | 2 | 3 {
+  if (!o.color || !isTty || (process.env.NO_COLOR ?? '') !== '') return 0;
+  return supportsColor ? supportsColor.level : 0;
+}
+
+function hourOf(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number);
+  return (h ?? 0) + ((m ?? 0) >= 30 ? 1 : 0);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function runReport(files: readonly string[], o: ReportOptions, io: Io): Promise<number> {
+  if (!(REPORT_FORMATS as readonly string[]).includes(o.output)) throw new UsageError(`--output: "${o.output}" is not one of ${REPORT_FORMATS.join(', ')}`);
+  const format = o.output as ReportFormat;
+  if (!/^\d+$/.test(o.top)) throw new UsageError(`--top: "${o.top}" is not a whole number (0 for every account)`);
+  const top = Number(o.top);
+  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
+  const config = loadConfig(o.config);
+  const tz = o.timezone ?? config.timezone ?? hostTimezone();
+  const clock = now();
+  const since = o.since !== undefined ? parseTimeArg('--since', o.since, clock) : undefined;
+  const until = o.until !== undefined ? parseTimeArg('--until', o.until, clock) : undefined;
+  const inputs = files.length > 0 ? files : ['-'];
+  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
+  const defaultDomain = o.defaultDomain ?? config.defaultDomain;
+
+  const internal = [...o.internalDomains.flatMap((d) => d.split(',')).map((d) => d.trim().toLowerCase()).filter((d) => d !== '')];
+  if (defaultDomain) internal.push(defaultDomain.toLowerCase());
+  for (const key of Object.keys(config.accounts)) if (key.includes('@')) internal.push(key.slice(key.lastIndexOf('@') + 1).toLowerCase());
+  const agg = new ReportAggregator({ timezone: tz, internalDomains: internal, since, until });
+
+  let failed = false;
+  const progress = new Progress(inputs, progressWanted(o.progress), o.progress === true);
+  for (const [index, path] of inputs.entries()) {
+    try {
+      const s = await trackedInput(path, {
+        format: o.format, timezone: tz, defaultDomain, openTtlMs: OPEN_TTL_MS, keepUnrecognised: 0, onRecord: agg.onRecord,
+      }, progress, index);
+      if (!o.quiet && s.counts.unrecognised > 0) {
+        const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
+        io.err(`${s.name}: ${s.counts.unrecognised} of ${total} lines not understood as ${s.format} ("sendwatch parse --unrecognised" lists them)`);
+      }
+      if (!o.quiet) for (const d of s.diagnostics) io.err(`${s.name}: ${d}`);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      io.err(e.message);
+      failed = true;
+    }
+  }
+  progress.done();
+
+  const rep = agg.finish(top);
+  const oh = { start: hourOf(config.officeHours.start), end: hourOf(config.officeHours.end) };
+  let text: string;
+  if (format === 'ndjson') text = reportToNdjson(rep);
+  else if (format === 'tsv') text = reportToTsv(rep);
+  else if (format === 'html') text = reportToHtml(rep, { generator: `sendwatch ${version()}`, inputs, officeHours: oh });
+  else text = reportToText(rep, { chalk: new Chalk({ level: colourLevel(o, io.stdoutIsTty) }), officeHours: oh, inputs: inputs.length });
+  await io.out(text);
+  return failed ? EXIT.RUNTIME : EXIT.OK;
+}
