@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Chalk, supportsColor } from 'chalk';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type Config } from '../config/load.js';
 import { now } from '../core/clock.js';
 import { EXIT, UsageError } from '../core/errors.js';
 import { hostTimezone, isValidTimezone } from '../core/time.js';
@@ -44,6 +44,46 @@ function hourOf(hhmm: string): number {
   return (h ?? 0) + ((m ?? 0) >= 30 ? 1 : 0);
 }
 
+/**
+ * The offline country database of the `countries` rule, when this build has it
+ * (src/rules/geo.ts): loaded by name at run time, so the report works, with `-` in its
+ * countries column, without it. `rules.countries.database` picks another MMDB file;
+ * `rules.countries.enabled: false` leaves the column out too.
+ */
+const GEO_MODULE: string = '../rules/geo.js';
+
+async function countryLookupFor(config: Config, io: Io, quiet: boolean): Promise<((ip: string) => string | undefined) | undefined> {
+  const opts = (config.rules as Record<string, unknown>).countries;
+  const o = opts !== null && typeof opts === 'object' ? (opts as { enabled?: unknown; database?: unknown }) : {};
+  if (o.enabled === false) return undefined;
+  let make: unknown;
+  try {
+    make = ((await import(GEO_MODULE)) as { countryLookup?: unknown }).countryLookup;
+  } catch {
+    return undefined;
+  }
+  if (typeof make !== 'function') return undefined;
+  const args: unknown[] = typeof o.database === 'string' ? [o.database] : [];
+  let lookup: ((ip: string) => unknown) | undefined;
+  try {
+    lookup = (make as (...a: unknown[]) => (ip: string) => unknown)(...args);
+  } catch {
+    return undefined;
+  }
+  let failed = false;
+  return (ip) => {
+    if (failed || !lookup) return undefined;
+    try {
+      const cc = lookup(ip);
+      return typeof cc === 'string' ? cc : undefined;
+    } catch (e) {
+      failed = true;
+      if (!quiet) io.err(`countries: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  };
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -67,7 +107,8 @@ export async function runReport(files: readonly string[], o: ReportOptions, io: 
   const internal = [...o.internalDomains.flatMap((d) => d.split(',')).map((d) => d.trim().toLowerCase()).filter((d) => d !== '')];
   if (defaultDomain) internal.push(defaultDomain.toLowerCase());
   for (const key of Object.keys(config.accounts)) if (key.includes('@')) internal.push(key.slice(key.lastIndexOf('@') + 1).toLowerCase());
-  const agg = new ReportAggregator({ timezone: tz, internalDomains: internal, since, until });
+  const countryOf = await countryLookupFor(config, io, o.quiet);
+  const agg = new ReportAggregator({ timezone: tz, internalDomains: internal, since, until, countryOf });
 
   let failed = false;
   const progress = new Progress(inputs, progressWanted(o.progress), o.progress === true);

@@ -51,7 +51,7 @@ function zoneLabel(at: number, tz: string): string {
 }
 
 export function countriesText(r: AccountRow): string {
-  return r.countries === undefined ? '-' : r.countries.length ? r.countries.join(',') : '?';
+  return r.countries?.length ? r.countries.join(',') : '-';
 }
 
 export function clientsText(r: AccountRow): string {

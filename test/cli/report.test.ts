@@ -104,6 +104,15 @@ describe('sendwatch report (built binary)', () => {
     assert.equal(rows[0]?.account, 'eve@example.com');
     assert.equal((rows[0]?.hourly as number[]).length, 24);
     assert.equal(rows[2]?.shown, 2);
+    // Countries come from the countries rule's offline database when the build has one.
+    const pf = await runCli(['report', '--output', 'ndjson', '--config', join(PF, 'config.json'), join(PF, 'input.log')]);
+    const frank = JSON.parse(pf.stdout.split('\n')[0] ?? '{}') as { account: string; countries: string[] | null };
+    assert.equal(frank.account, 'frank@example.edu');
+    if (existsSync(repoPath('dist', 'src', 'rules', 'geo.js'))) {
+      assert.ok(frank.countries && frank.countries.length > 0 && frank.countries.every((c) => /^[A-Z]{2}$/.test(c)), JSON.stringify(frank.countries));
+    } else {
+      assert.equal(frank.countries, null);
+    }
     const tsv = await runCli(['report', '--output', 'tsv', join(KERIO, 'input.log')]);
     for (const l of tsv.stdout.trimEnd().split('\n')) assert.equal(l.split('\t').length, 14, l);
   });
@@ -148,5 +157,3 @@ describe('sendwatch report (built binary)', () => {
     assert.ok(bytes.length > 20_000, 'a rendered page, not a blank one');
   });
 });
-
-export const EXAMPLE_HTML = repoPath('docs', 'report-example.html');
