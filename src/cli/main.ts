@@ -192,6 +192,17 @@ export async function main(argv: readonly string[], io: Io, inspect?: (program: 
     });
 
   program
+    .command('check-config')
+    .description('check a config without running: the logs, the state directory, the password file, the mail transport')
+    .option('-c, --config <file>', 'JSON config', '/etc/sendwatch/config.json')
+    .option('--no-transport', 'do not contact the mail server')
+    .addHelpText('after', examples(['sendwatch check-config', 'exit 0 all well, 2 config mistake, 3 something a run would trip over'], ['sendwatch check-config -c ./config.json --no-transport', '']))
+    .action(async (opts: Record<string, unknown>) => {
+      const { runCheckConfig } = await import('./check-config.js');
+      code = await runCheckConfig(String(opts.config), io, { skipTransport: opts.transport === false });
+    });
+
+  program
     .command('formats')
     .description('list the log formats sendwatch understands')
     .addHelpText('after', examples(['sendwatch formats', ''], ['sendwatch parse /var/log/mail.log', 'which one a log is, and how well it is understood']))
