@@ -141,8 +141,10 @@ describe('engine: setup', () => {
   it('lists the active rules, sorted, without the disabled ones', () => {
     const cfg = parseConfig({ rules: { 'odd-hours': { enabled: false } } });
     const engine = createEngine(cfg, resolveContext(cfg), () => undefined);
-    assert.deepEqual(engine.active, ['foreign-sender-host', 'from-user-mismatch', 'metermaid-quota', 'sends-per-account']);
-    assert.deepEqual(rules.map((r) => r.name), ['foreign-sender-host', 'from-user-mismatch', 'metermaid-quota', 'odd-hours', 'sends-per-account']);
+    assert.deepEqual(engine.active, ['countries', 'foreign-sender-host', 'from-user-mismatch', 'metermaid-quota', 'new-sender-host', 'sends-per-account', 'volume-baseline']);
+    assert.deepEqual(rules.map((r) => r.name), [
+      'countries', 'foreign-sender-host', 'from-user-mismatch', 'metermaid-quota', 'new-sender-host', 'odd-hours', 'sends-per-account', 'volume-baseline',
+    ]);
   });
 
   it('runRule restricts the engine to one rule', () => {

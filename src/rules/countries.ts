@@ -1,0 +1,200 @@
+/**
+ * countries: where in the world an account is used from, by the country of each public
+ * client address (an MMDB country database shipped with the package, or the site's own).
+ *
+ * Two conditions, one finding per record at most:
+ * - impossible travel: more than one country within `windowHours` (warning; critical
+ *   at `criticalCountries`). An episode lasts while the window holds more than one
+ *   country, and only a rise is reported again.
+ * - a new country: one the account has not used in `learnDays` (learned, after a
+ *   warm-up of `warmupDays` since the account was first seen): info when the site's
+ *   users are usually there, warning when the site does not know the country either.
+ *
+ * Private and special-use addresses have no country and are passed over; so are
+ * records without an address. The database is opened on the first public address.
+ */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { UsageError } from '../core/errors.js';
+import type { AuthSuccess, Submission } from '../core/types.js';
+import { commonRuleOptions } from '../config/schema.js';
+import { canonicalAddress } from './client-address.js';
+import { countryLookup, SHIPPED_DATABASE } from './geo.js';
+import { defineRule } from './types.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+const CountryCode = z.string().regex(/^[A-Za-z]{2}$/, 'expected an ISO 3166 alpha-2 country code, e.g. DE');
+
+const Options = z.strictObject({
+  ...commonRuleOptions,
+  /**
+   * An MMDB country database to use instead of the shipped one (ip-location-db
+   * geo-whois-asn-country): e.g. MaxMind's GeoLite2-Country.mmdb. Records may be flat
+   * (`country_code`) or GeoIP2-shaped (`country.iso_code`, else `registered_country.iso_code`).
+   */
+  database: z.string().min(1).optional(),
+  /** Uses from different countries closer together than this are impossible travel. */
+  windowHours: z.number().positive().max(72).default(4),
+  /** This many countries within `windowHours` make it critical (two make a warning). */
+  criticalCountries: z.number().int().min(2).default(3),
+  /** Days an account must have been seen before a country can be new to it (everything is new at first). */
+  warmupDays: z.number().min(0).default(7),
+  /** A country the account has not used for this many days is forgotten, and new again. */
+  learnDays: z.number().int().positive().max(3650).default(90),
+  /** Countries the site's users are usually in, on top of those learned from the accounts (`["DE", "AT"]`). */
+  siteCountries: z.array(CountryCode).default([]),
+  /** A country is usual for the site when at least this many accounts use it ... */
+  siteMinAccounts: z.number().int().positive().default(3),
+  /** ... and at least this share of the accounts seen with a country. */
+  siteShare: z.number().min(0).max(1).default(0.01),
+});
+
+interface Profile {
+  /** Day (UTC, days since epoch) the account was first seen, with or without a country: the warm-up runs from here. */
+  since: number;
+  /** Last day the account was seen at all. */
+  last: number;
+  /** Country -> last day used. */
+  known: Map<string, number>;
+  /** Country -> last use (ms), only within the travel window. */
+  recent: Map<string, number>;
+  /** Severity rank reported in the current travel episode (-1: none), so only a rise is news. */
+  level: number;
+}
+
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  accounts: z.array(z.tuple([
+    z.string(), z.number(), z.number(),
+    z.array(z.tuple([z.string(), z.number()])), z.array(z.tuple([z.string(), z.number()])), z.number(),
+  ])),
+});
+type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
+
+const travelRank = (countries: number, critical: number): number => (countries >= critical ? 2 : countries >= 2 ? 1 : -1);
+
+/** Countries used within `windowMs` of `at` (either side: records may come slightly out of order), oldest first. */
+function countriesNear(recent: ReadonlyMap<string, number>, at: number, windowMs: number): string[] {
+  return [...recent].filter(([, t]) => Math.abs(t - at) <= windowMs).sort((a, b) => a[1] - b[1]).map(([cc]) => cc);
+}
+
+export const countries = defineRule({
+  name: 'countries',
+  description: 'Country of each public client address (offline database): impossible travel between countries within hours, and a country new to the account (learned).',
+  options: Options,
+  consumes: ['submission', 'auth-success'],
+  create(opts, _ctx, saved) {
+    // A wrong path is a config error now, not a crash at the first public address; the file is still only read then.
+    if (opts.database !== undefined && !existsSync(opts.database)) throw new UsageError(`rules.countries.database: no such file: ${opts.database}`);
+    const lookup = countryLookup(opts.database ?? SHIPPED_DATABASE);
+    const windowMs = opts.windowHours * HOUR;
+    const siteCountries = new Set(opts.siteCountries.map((c) => c.toUpperCase()));
+    const accounts = new Map<string, Profile>();
+    /** Country -> how many accounts know it: the site's usual countries, learned without extra state. */
+    const siteCount = new Map<string, number>();
+    let withCountry = 0;
+
+    const learn = (p: Profile, cc: string, day: number): void => {
+      const had = p.known.get(cc);
+      if (had === undefined) {
+        if (p.known.size === 0) withCountry++;
+        siteCount.set(cc, (siteCount.get(cc) ?? 0) + 1);
+      }
+      p.known.set(cc, Math.max(had ?? day, day));
+    };
+    const forget = (p: Profile, cc: string): void => {
+      if (!p.known.delete(cc)) return;
+      siteCount.set(cc, (siteCount.get(cc) ?? 1) - 1);
+      if (p.known.size === 0) withCountry--;
+    };
+    const forgetOld = (p: Profile, day: number): void => {
+      for (const [cc, d] of p.known) if (day - d > opts.learnDays) forget(p, cc);
+    };
+    const siteUsual = (cc: string): boolean =>
+      siteCountries.has(cc) || (siteCount.get(cc) ?? 0) >= Math.max(opts.siteMinAccounts, Math.ceil(opts.siteShare * withCountry));
+
+    const restored = SnapshotSchema.safeParse(saved);
+    if (restored.success) {
+      for (const [account, since, last, known, recent, level] of restored.data.accounts) {
+        const p: Profile = { since, last, known: new Map(), recent: new Map(recent), level };
+        for (const [cc, d] of known) learn(p, cc, d);
+        accounts.set(account, p);
+      }
+    }
+
+    return {
+      onRecord(record, emit) {
+        const r = record as Submission | AuthSuccess;
+        const day = Math.floor(r.at / DAY);
+        let p = accounts.get(r.account);
+        // With nothing seen before, nothing can be new (even without a warm-up).
+        const firstSight = !p;
+        if (!p) {
+          p = { since: day, last: day, known: new Map(), recent: new Map(), level: -1 };
+          accounts.set(r.account, p);
+        }
+        p.since = Math.min(p.since, day);
+        p.last = Math.max(p.last, day);
+        const ip = canonicalAddress(r.clientIp);
+        const cc = ip === undefined ? undefined : lookup(ip);
+        if (ip === undefined || cc === undefined) return;
+
+        forgetOld(p, day);
+        const isNew = !firstSight && day - p.since >= opts.warmupDays && !p.known.has(cc);
+        const usual = siteUsual(cc);
+        learn(p, cc, day);
+
+        const newest = Math.max(r.at, ...p.recent.values());
+        p.recent.set(cc, Math.max(p.recent.get(cc) ?? r.at, r.at));
+        for (const [c, t] of p.recent) if (t < newest - windowMs) p.recent.delete(c);
+        const near = countriesNear(p.recent, r.at, windowMs);
+        // Only the newest record may end an episode: a late one from a quiet moment must not.
+        if (near.length <= 1 && r.at >= newest) p.level = -1;
+        const rankNow = travelRank(near.length, opts.criticalCountries);
+        const travel = rankNow > p.level ? rankNow : -1;
+        if (travel >= 0) p.level = travel;
+        const fresh = isNew ? (usual ? 0 : 1) : -1;
+        const rank = Math.max(travel, fresh);
+        if (rank < 0) return;
+
+        const verb = r.kind === 'submission' ? 'sent' : 'logged in';
+        const parts: string[] = [];
+        if (fresh >= 0) {
+          parts.push(`${verb} from ${cc} (${ip}), a country not used by this account in ${opts.learnDays} days${usual ? '' : ' and not usual for the site'}`);
+        }
+        if (travel >= 0) parts.push(`${near.length} countries within ${opts.windowHours} h: ${near.join(', ')}${fresh >= 0 ? '' : ` (latest ${cc}, ${ip})`}`);
+        emit({
+          rule: 'countries', account: r.account, at: r.at,
+          severity: rank === 2 ? 'critical' : rank === 1 ? 'warning' : 'info',
+          message: parts.join('; '),
+          data: {
+            client_ip: ip, country: cc, countries: near.join(','), country_count: near.length,
+            new_country: isNew ? 'yes' : 'no', site_usual: usual ? 'yes' : 'no',
+            ...(r.service ? { service: r.service } : {}),
+          },
+          evidence: r.evidence.slice(0, 3),
+        });
+      },
+      snapshot() {
+        let latest = 0;
+        let latestMs = 0;
+        for (const p of accounts.values()) {
+          latest = Math.max(latest, p.last);
+          for (const t of p.recent.values()) latestMs = Math.max(latestMs, t);
+        }
+        const out: SavedAccount[] = [];
+        for (const [account, p] of accounts) {
+          // An account silent for longer than a country is remembered has nothing left to compare with.
+          if (latest - p.last > opts.learnDays) continue;
+          forgetOld(p, latest);
+          // What the next run's records (no older than the newest seen) can still travel from.
+          const recent = [...p.recent].filter(([, t]) => t >= latestMs - windowMs);
+          out.push([account, p.since, p.last, [...p.known], recent, recent.length > 0 ? p.level : -1]);
+        }
+        return { v: 1, accounts: out };
+      },
+    };
+  },
+});

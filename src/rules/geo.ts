@@ -1,0 +1,87 @@
+/**
+ * Country of a client address from an MMDB file, opened lazily and read synchronously.
+ *
+ * Rules see records one at a time through a synchronous `onRecord`, so the lookup
+ * cannot await. The database is therefore read whole with readFileSync and handed to
+ * maxmind's synchronous `Reader` on the first lookup of a public address: a run whose
+ * clients are all private (a LAN-only site, a test) never loads the reader module nor
+ * reads the 8 MB file. `createRequire` keeps `maxmind` (CommonJS) out of the static
+ * import graph, so it is not even parsed before it is needed.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Reader as ReaderType, Response } from 'maxmind';
+import { RuntimeError } from '../core/errors.js';
+import { canonicalAddress, isSpecialUse } from './client-address.js';
+
+const require = createRequire(import.meta.url);
+
+/** The database shipped with the package: ip-location-db's geo-whois-asn-country (IPv4 and IPv6 in one file). */
+export const SHIPPED_DATABASE = '@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb';
+
+/** What a record of either supported shape may hold: ip-location-db's flat one, or GeoIP2/GeoLite2's nested one. */
+interface CountryRecord {
+  readonly country_code?: unknown;
+  readonly country?: { readonly iso_code?: unknown };
+  readonly registered_country?: { readonly iso_code?: unknown };
+}
+
+let opens = 0;
+
+/** How many databases this process has opened (read and parsed): the lazy-load test watches it. */
+export function databaseOpenCount(): number {
+  return opens;
+}
+
+/** The ISO 3166 alpha-2 code in a record of either shape; GeoLite2's registered country when it has no located one. */
+export function countryOf(rec: unknown): string | undefined {
+  if (!rec || typeof rec !== 'object') return undefined;
+  const r = rec as CountryRecord;
+  const code = r.country_code ?? r.country?.iso_code ?? r.registered_country?.iso_code;
+  return typeof code === 'string' && /^[A-Za-z]{2}$/.test(code) ? code.toUpperCase() : undefined;
+}
+
+function openDatabase(path: string): ReaderType<Response> {
+  const file = path === SHIPPED_DATABASE ? require.resolve(SHIPPED_DATABASE) : path;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new RuntimeError(`country database ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const maxmind = require('maxmind') as typeof import('maxmind');
+  opens++;
+  try {
+    return new maxmind.Reader<Response>(bytes);
+  } catch (e) {
+    throw new RuntimeError(`country database ${path}: not an MMDB file (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/** Any client address as logged (`::ffff:` spellings too); a non-address has no country. */
+export type CountryLookup = (ip: string) => string | undefined;
+
+/** Lookups are cached per address: a busy client is looked up once, and the cache is bounded. */
+const CACHE_LIMIT = 50_000;
+
+/**
+ * A lookup over the database at `path` (default: the shipped one), opened on the first
+ * public address. Special-use addresses have no country and never open it.
+ */
+export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
+  let reader: ReaderType<Response> | undefined;
+  const cache = new Map<string, string | null>();
+  return (ip) => {
+    const hit = cache.get(ip);
+    if (hit !== undefined) return hit ?? undefined;
+    let cc: string | undefined;
+    const canonical = canonicalAddress(ip);
+    if (canonical !== undefined && !isSpecialUse(canonical)) {
+      reader ??= openDatabase(path);
+      cc = countryOf(reader.get(canonical));
+    }
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(ip, cc ?? null);
+    return cc;
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * new-sender-host: sending or logging in from a network (/24 IPv4, /48 IPv6) the account
+ * has not used in the last `days` days, outside the trusted networks. Learned per
+ * account in log time, so an ad-hoc scan learns from the earlier part of its input and
+ * cron mode across runs.
+ *
+ * A new network alone is weak evidence (people travel, ISPs renumber): info. Its value
+ * is as context for everything else the account does from there, so `data` carries
+ * `client_ip` and `network` for the layer that weighs findings per account.
+ *
+ * Networks rather than addresses: a home line or a mobile carrier hands out another
+ * address in the same pool every day, and that is not news. During the warm-up
+ * (`warmupDays` since the account was first seen) every network is new and is only
+ * learned. Records without an address, or from trusted networks, count as history.
+ */
+import { z } from 'zod';
+import type { AuthSuccess, Submission } from '../core/types.js';
+import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
+import { canonicalAddress, networkOf } from './client-address.js';
+import { defineRule } from './types.js';
+
+const DAY = 86_400_000;
+
+/** An account not seen for this long is forgotten (and warms up again if it comes back). */
+const IDLE_DAYS_KEPT = 365;
+
+const Options = z.strictObject({
+  ...commonRuleOptions,
+  /** Severity of a new network. */
+  severity: SeveritySchema.default('info'),
+  /** A network not used by the account for this many days is new again. */
+  days: z.number().int().positive().max(3650).default(30),
+  /** Days an account must have been seen before a network can be new to it (everything is new at first). */
+  warmupDays: z.number().min(0).default(7),
+  /** Networks remembered per account; beyond it the least recently used is forgotten (bounds the state of roaming users). */
+  maxNetworks: z.number().int().positive().max(1000).default(32),
+});
+
+interface Profile {
+  /** Day (UTC, days since epoch) first seen: the warm-up runs from here. */
+  since: number;
+  last: number;
+  /** Network -> last day used. */
+  nets: Map<string, number>;
+}
+
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  /** [account, since, last, [[network without its prefix length, days before last], ...]]: small numbers, short keys. */
+  accounts: z.array(z.tuple([z.string(), z.number(), z.number(), z.array(z.tuple([z.string(), z.number()]))])),
+});
+
+/** `198.51.100.0/24` -> `198.51.100`, `2001:db8:1::/48` -> `2001:db8:1`: the prefix length follows from the family. */
+const shortNetwork = (n: string): string => n.slice(0, n.lastIndexOf(n.includes(':') ? '::' : '.'));
+const fullNetwork = (s: string): string => (s.includes(':') ? `${s}::/48` : `${s}.0/24`);
+type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
+
+/** Forgets the least recently used networks beyond `max`. */
+function capNetworks(nets: Map<string, number>, max: number): void {
+  if (nets.size <= max) return;
+  const drop = [...nets].sort((a, b) => a[1] - b[1]).slice(0, nets.size - max);
+  for (const [n] of drop) nets.delete(n);
+}
+
+export const newSenderHost = defineRule({
+  name: 'new-sender-host',
+  description: 'Sending or login from a network (/24, /48) the account has not used in the last 30 days (learned), outside the trusted networks.',
+  options: Options,
+  consumes: ['submission', 'auth-success'],
+  create(opts, ctx, saved) {
+    const accounts = new Map<string, Profile>();
+    const restored = SnapshotSchema.safeParse(saved);
+    if (restored.success) {
+      for (const [account, since, last, nets] of restored.data.accounts) {
+        accounts.set(account, { since, last, nets: new Map(nets.map(([n, ago]) => [fullNetwork(n), last - ago])) });
+      }
+    }
+    return {
+      onRecord(record, emit) {
+        const r = record as Submission | AuthSuccess;
+        const day = Math.floor(r.at / DAY);
+        let p = accounts.get(r.account);
+        // With nothing seen before, nothing can be new (even without a warm-up).
+        const firstSight = !p;
+        if (!p) {
+          p = { since: day, last: day, nets: new Map() };
+          accounts.set(r.account, p);
+        }
+        p.since = Math.min(p.since, day);
+        p.last = Math.max(p.last, day);
+        const ip = canonicalAddress(r.clientIp);
+        if (ip === undefined || ctx.trusted.contains(ip) || ctx.trustedFor(r.account)?.contains(ip)) return;
+
+        const network = networkOf(ip);
+        const lastUsed = p.nets.get(network);
+        const known = lastUsed !== undefined && day - lastUsed <= opts.days;
+        const warm = !firstSight && day - p.since >= opts.warmupDays;
+        p.nets.set(network, Math.max(lastUsed ?? day, day));
+        capNetworks(p.nets, opts.maxNetworks);
+        if (known || !warm) return;
+
+        const others = [...p.nets].filter(([n, d]) => n !== network && day - d <= opts.days).length;
+        emit({
+          rule: 'new-sender-host', account: r.account, at: r.at, severity: opts.severity,
+          message: `${r.kind === 'submission' ? 'sent' : 'logged in'} from ${ip} in ${network}, a network not used by this account in ${opts.days} days`
+            + (others > 0 ? ` (${others} other${others === 1 ? '' : 's'} known)` : ''),
+          data: {
+            client_ip: ip, network, known_networks: others, history_days: day - p.since,
+            ...(lastUsed !== undefined ? { last_used_days_ago: day - lastUsed } : {}),
+            ...(r.service ? { service: r.service } : {}),
+          },
+          evidence: r.evidence.slice(0, 3),
+        });
+      },
+      snapshot() {
+        let latest = 0;
+        for (const p of accounts.values()) latest = Math.max(latest, p.last);
+        const out: SavedAccount[] = [];
+        for (const [account, p] of accounts) {
+          if (latest - p.last > IDLE_DAYS_KEPT) continue;
+          const nets = [...p.nets].filter(([, d]) => latest - d <= opts.days).map(([n, d]): [string, number] => [shortNetwork(n), p.last - d]);
+          out.push([account, p.since, p.last, nets]);
+        }
+        return { v: 1, accounts: out };
+      },
+    };
+  },
+});

@@ -1,0 +1,302 @@
+/**
+ * volume-baseline: each account's own normal sending, learned from log time, and the
+ * hours that break it.
+ *
+ * What is learned, per account and local day (the account's office-hours zone) of the
+ * last `historyDays`: the busiest clock hour's message count (the day's peak) and a
+ * 24-bit mask of the hours it sent in. That is three small integers per active day.
+ * Hour-of-week counts were the alternative; with four samples per slot in four weeks
+ * their median is noise, while a day's peak has up to 28 samples.
+ *
+ * The account's usual busiest hour is the larger of
+ *   - median + 3 x 1.4826 x MAD of its daily peaks (robust: one odd day moves neither), and
+ *   - its largest peak on the same weekday (a weekly routine, Monday's newsletter, is normal);
+ * an hour with `warningFactor` times that is a warning, `criticalFactor` times critical,
+ * never below `minMessages` / `criticalMinMessages`: the floor that keeps a quiet
+ * account (two messages a day) from flapping on five.
+ *
+ * An hour at or above the warning level is learned only up to just below it, so a spam
+ * run does not teach the baseline that spam is normal; a real change of habit, above it
+ * on most days, still moves the median.
+ *
+ * Odd hours: sending in an hour of the day, or on a weekday, the account has not used in
+ * its history (with at least `oddHoursMinActiveDays` active days): info, once per stretch
+ * of consecutive odd hours.
+ *
+ * Warm-up: nothing is reported until the account was first seen `warmupDays` before.
+ * An account whose history holds no sending (back after a long silence) has a usual
+ * hour of zero, so only the floors apply to it.
+ */
+import { z } from 'zod';
+import { zoneOffset } from '../core/time.js';
+import { SEVERITY_RANK, type Submission } from '../core/types.js';
+import { commonRuleOptions } from '../config/schema.js';
+import { defineRule } from './types.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+/** An account not seen for this long is forgotten (and warms up again if it comes back). */
+const IDLE_DAYS_KEPT = 365;
+/** Hours kept open for late records (correlators finish messages slightly out of order). */
+const OPEN_HOURS = 3;
+
+const Options = z.strictObject({
+  ...commonRuleOptions,
+  /** Days of history the baseline is learned from (the current day is not part of it). */
+  historyDays: z.number().int().min(7).max(90).default(28),
+  /** Days an account must have been seen before anything is reported. */
+  warmupDays: z.number().min(0).default(7),
+  /** An hour is a warning at this many times the account's usual busiest hour ... */
+  warningFactor: z.number().min(1).default(3),
+  /** ... but never below this many messages in the hour. */
+  minMessages: z.number().int().positive().default(20),
+  /** An hour is critical at this many times the usual busiest hour ... */
+  criticalFactor: z.number().min(1).default(10),
+  /** ... but never below this many messages in the hour. */
+  criticalMinMessages: z.number().int().positive().default(60),
+  /** Report sending at an hour of the day or on a weekday the account has not used (info). */
+  oddHours: z.boolean().default(true),
+  /** Active days the history must hold before an hour can be odd for the account. */
+  oddHoursMinActiveDays: z.number().int().min(1).default(5),
+});
+type Opts = z.output<typeof Options>;
+
+interface DayStat {
+  peak: number;
+  /** Bit h set: sent in local hour h. */
+  mask: number;
+}
+
+interface Baseline {
+  /** Local day (days since epoch) first seen. */
+  since: number;
+  /** Local day last seen. */
+  last: number;
+  days: Map<number, DayStat>;
+  /** Local hour index -> messages, for the last OPEN_HOURS hours. */
+  hours: Map<number, number>;
+  /** Severity rank reported in the current episode of busy hours (-1: none) and the last hour at warning or above. */
+  level: number;
+  levelHour: number;
+  /** Last local hour reported as odd, so a stretch of odd hours is one finding. */
+  oddHour: number;
+}
+
+/** What the history says about one day, computed once per account and day (it excludes the day itself). */
+interface Usual {
+  day: number;
+  activeDays: number;
+  median: number;
+  mad: number;
+  /** Largest peak on this day's weekday. */
+  weekdayMax: number;
+  usualHour: number;
+  warning: number;
+  critical: number;
+  hoursUsed: number;
+  weekdaysUsed: number;
+}
+
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  historyDays: z.number(),
+  /** The newest record's time (UTC ms): each account's "now" in its own zone, for pruning. */
+  latestAt: z.number(),
+  /**
+   * [account, since, last, peaks, masks, [hour, count, ...], level, levelHour, oddHour]:
+   * `peaks[i]` is day `last - i` (0 when idle), `masks` the same days' hour masks as
+   * base64url, three bytes a day. Dense arrays cost less than day numbers when most
+   * days are active, and the oldest idle days are left off.
+   */
+  accounts: z.array(z.tuple([z.string(), z.number(), z.number(), z.array(z.number()), z.string(), z.array(z.number()), z.number(), z.number(), z.number()])),
+});
+type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
+
+export function median(sorted: readonly number[]): number {
+  if (sorted.length === 0) return 0;
+  const m = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[m] ?? 0) : ((sorted[m - 1] ?? 0) + (sorted[m] ?? 0)) / 2;
+}
+
+/** 1 January 1970 was a Thursday. */
+const weekdayOf = (day: number): number => (day + 4) % 7;
+
+/** The account's usual busiest hour and levels for `day`, from the days before it. */
+function usualFor(b: Baseline, day: number, o: Opts): Usual {
+  const peaks: number[] = [];
+  let weekdayMax = 0;
+  let hoursUsed = 0;
+  let weekdaysUsed = 0;
+  for (const [d, s] of b.days) {
+    if (d >= day || d < day - o.historyDays) continue;
+    peaks.push(s.peak);
+    hoursUsed |= s.mask;
+    weekdaysUsed |= 1 << weekdayOf(d);
+    if (weekdayOf(d) === weekdayOf(day)) weekdayMax = Math.max(weekdayMax, s.peak);
+  }
+  peaks.sort((a, b) => a - b);
+  const med = median(peaks);
+  const mad = median(peaks.map((p) => Math.abs(p - med)).sort((a, b) => a - b));
+  const usualHour = Math.max(med + 3 * 1.4826 * mad, weekdayMax);
+  return {
+    day, activeDays: peaks.length, median: med, mad, weekdayMax, usualHour, hoursUsed, weekdaysUsed,
+    warning: Math.max(o.minMessages, Math.ceil(o.warningFactor * usualHour)),
+    critical: Math.max(o.criticalMinMessages, Math.ceil(o.criticalFactor * usualHour)),
+  };
+}
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/** Days from `oldest` to `last` as dense peaks (newest first) and base64url hour masks; the oldest idle days are left off. */
+function encodeDays(last: number, days: ReadonlyMap<number, DayStat>, oldest: number): [number[], string] {
+  let n = 0;
+  for (const [d, st] of days) if (d >= oldest && d <= last && st.peak > 0) n = Math.max(n, last - d + 1);
+  const peaks = new Array<number>(n).fill(0);
+  const masks = Buffer.alloc(3 * n);
+  for (const [d, st] of days) {
+    const i = last - d;
+    if (i < 0 || i >= n) continue;
+    peaks[i] = st.peak;
+    masks.writeUIntBE(st.mask, 3 * i, 3);
+  }
+  return [peaks, masks.toString('base64url')];
+}
+
+function decodeDays(last: number, peaks: readonly number[], masks: string): Map<number, DayStat> {
+  const bytes = Buffer.from(masks, 'base64url');
+  const days = new Map<number, DayStat>();
+  peaks.forEach((peak, i) => {
+    if (peak > 0 && bytes.length >= 3 * (i + 1)) days.set(last - i, { peak, mask: bytes.readUIntBE(3 * i, 3) });
+  });
+  return days;
+}
+
+export const volumeBaseline = defineRule({
+  name: 'volume-baseline',
+  description: 'Messages per hour far above the account\'s own learned normal (median and MAD of its daily busiest hour, per weekday), and sending at hours it never uses.',
+  options: Options,
+  consumes: ['submission'],
+  create(opts, ctx, saved) {
+    const accounts = new Map<string, Baseline>();
+    const usualCache = new Map<string, Usual>();
+    let latestAt = 0;
+    const restored = SnapshotSchema.safeParse(saved);
+    if (restored.success && restored.data.historyDays === opts.historyDays) {
+      latestAt = restored.data.latestAt;
+      for (const [account, since, last, peaks, masks, flatHours, level, levelHour, oddHour] of restored.data.accounts) {
+        const days = decodeDays(last, peaks, masks);
+        const hours = new Map<number, number>();
+        for (let i = 0; i + 1 < flatHours.length; i += 2) hours.set(flatHours[i] ?? 0, flatHours[i + 1] ?? 0);
+        accounts.set(account, { since, last, days, hours, level, levelHour, oddHour });
+      }
+    }
+
+    const usualOf = (account: string, b: Baseline, day: number): Usual => {
+      let u = usualCache.get(account);
+      if (u?.day !== day) {
+        u = usualFor(b, day, opts);
+        if (usualCache.size > 100_000) usualCache.clear();
+        usualCache.set(account, u);
+      }
+      return u;
+    };
+
+    return {
+      onRecord(record, emit) {
+        const s = record as Submission;
+        latestAt = Math.max(latestAt, s.at);
+        const tz = ctx.officeHoursOf(s.account).timezone;
+        const local = s.at + zoneOffset(tz, s.at);
+        const hour = Math.floor(local / HOUR);
+        const day = Math.floor(local / DAY);
+        const hourOfDay = hour - day * 24;
+        let b = accounts.get(s.account);
+        if (!b) {
+          b = { since: day, last: day, days: new Map(), hours: new Map(), level: -1, levelHour: -1, oddHour: -1 };
+          accounts.set(s.account, b);
+        }
+        b.since = Math.min(b.since, day);
+        b.last = Math.max(b.last, day);
+        const newestHour = Math.max(hour, ...b.hours.keys());
+        for (const h of b.hours.keys()) if (h <= newestHour - OPEN_HOURS) b.hours.delete(h);
+        const count = hour > newestHour - OPEN_HOURS ? (b.hours.get(hour) ?? 0) + 1 : 1;
+        if (hour > newestHour - OPEN_HOURS) b.hours.set(hour, count);
+
+        const warm = day - b.since >= opts.warmupDays;
+        const u = usualOf(s.account, b, day);
+        let stat = b.days.get(day);
+        if (!stat) {
+          stat = { peak: 0, mask: 0 };
+          b.days.set(day, stat);
+          for (const d of b.days.keys()) if (d < b.last - opts.historyDays) b.days.delete(d);
+        }
+        stat.mask |= 1 << hourOfDay;
+        stat.peak = Math.max(stat.peak, warm ? Math.min(count, u.warning - 1) : count);
+        // A late record for an earlier day changed that day's history.
+        if (day < b.last) usualCache.delete(s.account);
+        if (!warm) return;
+
+        const localTime = `${pad2(hourOfDay)}:00`;
+        const weekday = weekdayOf(day);
+        if (opts.oddHours && u.activeDays >= opts.oddHoursMinActiveDays) {
+          const oddHour = (u.hoursUsed & (1 << hourOfDay)) === 0;
+          const oddDay = (u.weekdaysUsed & (1 << weekday)) === 0;
+          // Consecutive odd hours are one stretch: the night's first message is the news.
+          const continues = b.oddHour >= hour - 1;
+          if (oddHour || oddDay) b.oddHour = Math.max(b.oddHour, hour);
+          if ((oddHour || oddDay) && !continues) {
+            const what = oddHour && oddDay ? `at ${localTime} on a ${WEEKDAYS[weekday]}` : oddHour ? `at ${localTime}` : `on a ${WEEKDAYS[weekday]}`;
+            emit({
+              rule: 'volume-baseline', account: s.account, at: s.at, severity: 'info',
+              message: `sent ${what} ${tz}, ${oddHour && oddDay ? 'an hour and a day' : oddHour ? 'an hour' : 'a day'} this account has not used in ${opts.historyDays} days`,
+              data: { condition: 'odd-hour', local_hour: hourOfDay, weekday: WEEKDAYS[weekday] ?? '', timezone: tz, active_days: u.activeDays },
+              evidence: s.evidence.slice(0, 3),
+            });
+          }
+        }
+
+        // A busy-hour episode ends after an hour below the warning level.
+        if (b.levelHour < hour - 1) b.level = -1;
+        const rank = count >= u.critical ? SEVERITY_RANK.critical : count >= u.warning ? SEVERITY_RANK.warning : -1;
+        if (rank < 0) return;
+        b.levelHour = Math.max(b.levelHour, hour);
+        if (rank <= b.level) return;
+        b.level = rank;
+        const severity = rank === SEVERITY_RANK.critical ? 'critical' : 'warning';
+        const usual = Math.round(u.usualHour * 10) / 10;
+        emit({
+          rule: 'volume-baseline', account: s.account, at: s.at, severity,
+          message: `${count} messages in the hour from ${localTime} ${tz}; this account's usual busiest hour is ${usual} (${severity} at ${severity === 'critical' ? u.critical : u.warning})`,
+          data: {
+            condition: 'rate', count, usual_hour: usual, median_peak: u.median, mad_peak: u.mad, weekday_max: u.weekdayMax,
+            active_days: u.activeDays, threshold: severity === 'critical' ? u.critical : u.warning, local_hour: hourOfDay, timezone: tz,
+          },
+          evidence: s.evidence.slice(0, 3),
+        });
+      },
+      snapshot() {
+        const out: SavedAccount[] = [];
+        for (const [account, b] of accounts) {
+          // "Now" is the newest record's time, in this account's zone: accounts' local hours differ.
+          const tz = ctx.officeHoursOf(account).timezone;
+          const local = latestAt + zoneOffset(tz, latestAt);
+          const nowHour = Math.floor(local / HOUR);
+          const nowDay = Math.floor(local / DAY);
+          if (nowDay - b.last > IDLE_DAYS_KEPT) continue;
+          const [peaks, masks] = encodeDays(b.last, b.days, nowDay - opts.historyDays);
+          const flatHours: number[] = [];
+          for (const [h, c] of b.hours) if (h > nowHour - OPEN_HOURS) flatHours.push(h, c);
+          // Episodes end after a quiet hour: one older than that is nothing to continue.
+          const live = (h: number): boolean => h >= nowHour - 1;
+          out.push([
+            account, b.since, b.last, peaks, masks, flatHours,
+            live(b.levelHour) ? b.level : -1, live(b.levelHour) ? b.levelHour : -1, live(b.oddHour) ? b.oddHour : -1,
+          ]);
+        }
+        return { v: 1, historyDays: opts.historyDays, latestAt, accounts: out };
+      },
+    };
+  },
+});

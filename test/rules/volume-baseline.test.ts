@@ -1,0 +1,229 @@
+/**
+ * volume-baseline. Day 0 is Wednesday 4 March 2026 (UTC unless a case gives alice
+ * another zone). Histories are built from `hours(d, h, n)`: n messages spread over
+ * local hour h of day d. Levels with the defaults: warning at max(20, 3 x usual hour),
+ * critical at max(60, 10 x usual hour).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Finding, MailRecord } from '../../src/core/types.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { createEngine } from '../../src/rules/engine.js';
+import { rules } from '../../src/rules/index.js';
+import { median } from '../../src/rules/volume-baseline.js';
+import { HOUR, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
+
+const RULE = 'volume-baseline';
+const DAY = 24 * HOUR;
+const DAY0 = Date.parse('2026-03-04T00:00:00Z');
+const NY = 'America/New_York';
+
+const cfg = (options: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ ...extra, rules: { [RULE]: options } });
+
+/** Records in log time order (histories are built in pieces). */
+const byTime = (...parts: (readonly MailRecord[])[]): MailRecord[] => parts.flat().sort((a, b) => a.at - b.at);
+
+/** `n` messages spread evenly over hour `h` of day `d` (UTC), starting on the hour. */
+function hours(d: number, h: number, n: number, over: Parameters<typeof submission>[0] = {}): MailRecord[] {
+  return Array.from({ length: n }, (_, i) => submission({ ...over, at: DAY0 + d * DAY + h * HOUR + Math.floor((i * 60 * MINUTE) / n) }));
+}
+
+/** Days `from`..`to`-1, `n` messages an hour in each of `hrs`, weekdays only unless `weekends`. */
+function routine(from: number, to: number, hrs: readonly number[], n: number, opts: { weekends?: boolean; over?: Parameters<typeof submission>[0] } = {}): MailRecord[] {
+  const out: MailRecord[] = [];
+  for (let d = from; d < to; d++) {
+    const weekday = (3 + d) % 7;
+    if (!opts.weekends && (weekday === 0 || weekday === 6)) continue;
+    for (const h of hrs) out.push(...hours(d, h, n, opts.over));
+  }
+  return out;
+}
+
+/** Two a day, at 09:00 and 14:00, every day. */
+const quiet = (days: number): MailRecord[] => routine(0, days, [9, 14], 1, { weekends: true });
+/** One an hour from 09:00 to 14:59, every day: as quiet, but no daytime hour is odd. */
+const quietAllDay = (days: number): MailRecord[] => routine(0, days, [9, 10, 11, 12, 13, 14], 1, { weekends: true });
+
+const rate = (severity: 'warning' | 'critical', count: number, threshold: number, data: Record<string, string | number> = {}): ExpectedFinding =>
+  ({ severity, data: { condition: 'rate', count, threshold, ...data } });
+const odd = (local_hour: number, weekday: string, data: Record<string, string | number> = {}, message?: string): ExpectedFinding =>
+  ({ severity: 'info', ...(message ? { message } : {}), data: { condition: 'odd-hour', local_hour, weekday, ...data } });
+
+/** Day-by-day busiest hours whose median is 5 and MAD 1 (the Wednesdays, days 0 and 7, peak at 4 and 6). */
+const NOISY_PEAKS = [4, 6, 5, 8, 5, 12, 5, 6, 4, 5, 7, 5, 6, 5];
+const noisy = (): MailRecord[] => NOISY_PEAKS.flatMap((n, d) => [...hours(d, 9, n), ...hours(d, 10, 2)]);
+
+ruleTester(RULE, {
+  valid: [
+    { name: 'warm-up: 100 in an hour three days after the account was first seen', config: cfg(), records: [...quiet(3), ...hours(3, 9, 100)] },
+    { name: 'a quiet account (two a day) sending 5 in an hour', config: cfg(), records: [...quiet(14), ...hours(14, 9, 5)] },
+    { name: 'a quiet account sending 19 in an hour: below the floor of 20', config: cfg(), records: [...quiet(14), ...hours(14, 9, 19)] },
+    { name: 'a steady 10 an hour sending 29 (warning at 30)', config: cfg(), records: [...routine(0, 14, [9, 10, 11, 14, 15], 10), ...hours(14, 9, 29)] },
+    { name: 'a weekly routine: the Monday newsletter hour is normal on Mondays', config: cfg(), records: byTime(routine(0, 33, [9, 10], 5), [5, 12, 19, 26].flatMap((d) => hours(d, 8, 50)), hours(33, 8, 50)) },
+    { name: 'odd hours need 5 active days of history', config: cfg(), records: [...routine(0, 4, [9, 10], 3, { weekends: true }), ...hours(8, 3, 1)] },
+    { name: 'oddHours: false', config: cfg({ oddHours: false }), records: [...routine(0, 14, [9, 10], 3), ...hours(14, 3, 2), ...hours(17, 10, 1)] },
+    { name: 'the account\'s own zone: 09:00-12:00 in New York is not odd there', config: cfg({}, { accounts: { 'alice@example.edu': { officeHours: { timezone: NY } } } }), records: [...routine(0, 14, [14, 15, 16], 2), ...hours(14, 15, 2)] },
+    { name: 'an exempt account', config: cfg({ exempt: ['alice@example.edu'] }), records: [...quiet(14), ...hours(14, 9, 100)] },
+  ],
+  invalid: [
+    {
+      name: 'a quiet account sending 60 in an hour: warning at 20, critical at 60',
+      config: cfg(),
+      records: [...quiet(14), ...hours(14, 9, 70)],
+      findings: [
+        { ...rate('warning', 20, 20, { usual_hour: 1, median_peak: 1, mad_peak: 0, weekday_max: 1, active_days: 14, local_hour: 9, timezone: 'UTC' }), at: DAY0 + 14 * DAY + 9 * HOUR + Math.floor((19 * 60 * MINUTE) / 70), message: '20 messages in the hour from 09:00 UTC; this account\'s usual busiest hour is 1 (warning at 20)' },
+        rate('critical', 60, 60),
+      ],
+    },
+    {
+      name: 'a steady 10 an hour: warning at 30, critical at 100',
+      config: cfg(),
+      records: [...routine(0, 14, [9, 10, 11, 14, 15], 10), ...hours(14, 9, 120)],
+      findings: [rate('warning', 30, 30, { usual_hour: 10 }), rate('critical', 100, 100)],
+    },
+    {
+      name: 'median and MAD: peaks with median 5 and MAD 1 give a usual hour of 5 + 3 x 1.4826 = 9.4',
+      config: cfg(),
+      records: [...noisy(), ...hours(14, 9, 100)],
+      findings: [rate('warning', 29, 29, { usual_hour: 9.4, median_peak: 5, mad_peak: 1, weekday_max: 6 }), rate('critical', 95, 95)],
+    },
+    {
+      name: 'a weekly routine on its own weekday only: Monday\'s 50 on a Wednesday',
+      config: cfg(),
+      records: byTime(routine(0, 28, [9, 10], 5), [5, 12, 19, 26].flatMap((d) => hours(d, 8, 50)), hours(28, 9, 50)),
+      findings: [rate('warning', 20, 20, { usual_hour: 5, weekday_max: 5 })],
+    },
+    {
+      name: 'a run over three hours is one episode; after a quiet hour, a new one',
+      config: cfg(),
+      records: [...quietAllDay(14), ...hours(14, 9, 30), ...hours(14, 10, 70), ...hours(14, 11, 70), ...hours(14, 12, 5), ...hours(14, 13, 25)],
+      findings: [rate('warning', 20, 20), rate('critical', 60, 60, { local_hour: 10 }), rate('warning', 20, 20, { local_hour: 13 })],
+    },
+    {
+      name: 'a spam day is not learned as normal: the next day is reported the same way',
+      config: cfg(),
+      records: [...quiet(14), ...hours(14, 9, 100), ...hours(15, 9, 100)],
+      findings: [rate('warning', 20, 20), rate('critical', 60, 60), rate('warning', 20, 20, { usual_hour: 1 }), rate('critical', 60, 60)],
+    },
+    {
+      name: 'back after a long silence: no history, so the floors alone',
+      config: cfg(),
+      records: [...hours(0, 9, 1), ...hours(40, 9, 25)],
+      findings: [rate('warning', 20, 20, { usual_hour: 0, active_days: 0 })],
+    },
+    {
+      name: 'records slightly out of order count in their own hour',
+      config: cfg(),
+      records: [...quietAllDay(14), ...hours(14, 10, 10), ...hours(14, 9, 10), ...hours(14, 10, 10)],
+      findings: [rate('warning', 20, 20, { local_hour: 10 })],
+    },
+    {
+      name: 'minMessages and warningFactor',
+      config: cfg({ minMessages: 5, warningFactor: 2 }),
+      records: [...routine(0, 14, [9, 10], 3, { weekends: true }), ...hours(14, 9, 6)],
+      findings: [rate('warning', 6, 6, { usual_hour: 3 })],
+    },
+    {
+      name: 'an hour the account never uses: info once per stretch of odd hours',
+      config: cfg(),
+      records: [...routine(0, 14, [9, 10, 11, 14, 15], 2), ...hours(14, 3, 2), ...hours(14, 4, 3), ...hours(14, 9, 1), ...hours(14, 22, 1)],
+      findings: [
+        odd(3, 'wed', { timezone: 'UTC', active_days: 10 }, 'sent at 03:00 UTC, an hour this account has not used in 28 days'),
+        odd(22, 'wed'),
+      ],
+    },
+    {
+      name: 'a weekday the account never uses',
+      config: cfg(),
+      records: [...routine(0, 14, [9, 10], 2), ...hours(17, 10, 2)],
+      findings: [odd(10, 'sat', {}, 'sent on a sat UTC, a day this account has not used in 28 days')],
+    },
+    {
+      name: 'a spam night: odd hour first, then the rate',
+      config: cfg(),
+      records: [...routine(0, 14, [9, 10], 2), ...hours(14, 2, 25)],
+      findings: [odd(2, 'wed'), rate('warning', 20, 20, { local_hour: 2 })],
+    },
+    {
+      name: 'hours in the account\'s own zone (office hours timezone)',
+      config: cfg({}, { accounts: { 'alice@example.edu': { officeHours: { timezone: NY } } } }),
+      records: [...routine(0, 14, [14, 15, 16], 2), ...hours(14, 7, 1)],
+      findings: [odd(3, 'wed', { timezone: NY }, 'sent at 03:00 America/New_York')],
+    },
+  ],
+});
+
+function runSplit(config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } {
+  const c = parseConfig({ timezone: 'UTC', ...config });
+  const rule = rules.find((r) => r.name === RULE);
+  assert.ok(rule);
+  const findings: Finding[] = [];
+  let saved: Record<string, unknown> | undefined;
+  let state = '';
+  for (const part of split === undefined ? [records] : [records.slice(0, split), records.slice(split)]) {
+    const engine = createEngine(c, resolveContext(c), (f) => findings.push(f), { rules: [rule], ...(saved ? { saved } : {}) });
+    for (const r of part) engine.onRecord(r);
+    state = JSON.stringify(engine.snapshot());
+    saved = JSON.parse(state) as Record<string, unknown>;
+  }
+  return { findings, state };
+}
+
+describe(`${RULE}: state across cron runs`, () => {
+  it('a run split anywhere gives the findings of one run', () => {
+    const records = [...noisy(), ...hours(14, 3, 2), ...hours(14, 9, 100), ...hours(14, 10, 30), ...hours(15, 9, 40)];
+    const whole = runSplit(cfg(), records).findings;
+    assert.deepEqual(whole.map((f) => `${f.severity} ${String(f.data.condition)} ${String(f.data.count ?? f.data.local_hour)}`), [
+      'info odd-hour 3', 'warning rate 29', 'critical rate 95', 'warning rate 29',
+    ]);
+    const splits = [1, 50, 100, records.length - 172, records.length - 171, records.length - 100, records.length - 41, records.length - 40, records.length - 1];
+    for (const split of splits) assert.deepEqual(runSplit(cfg(), records, split).findings, whole, `split at ${split}`);
+  });
+
+  it('accounts in zones far apart: a split gives the findings of one run', () => {
+    const zones = { accounts: { 'alice@example.edu': { officeHours: { timezone: NY } }, 'bob@example.edu': { officeHours: { timezone: 'Pacific/Kiritimati' } } } };
+    const bob = { account: 'bob@example.edu' };
+    const records = byTime(noisy(), NOISY_PEAKS.flatMap((n, d) => hours(d, 20, n, bob)), hours(14, 9, 40), hours(14, 10, 40), hours(14, 20, 30, bob), hours(14, 21, 100, bob));
+    const whole = runSplit(cfg({}, zones), records).findings;
+    assert.deepEqual(whole.map((f) => `${f.account} ${f.severity} ${String(f.data.condition)}`), [
+      'alice@example.edu warning rate', 'bob@example.edu warning rate', 'bob@example.edu info odd-hour', 'bob@example.edu critical rate',
+    ]);
+    for (let split = records.length - 200; split < records.length; split += 7) assert.deepEqual(runSplit(cfg({}, zones), records, split).findings, whole, `split at ${split}`);
+  });
+
+  it('the snapshot keeps 28 days of history, and an idle account for a year', () => {
+    const records = [...hours(0, 9, 1, { account: 'bob@example.edu' }), ...hours(0, 9, 3), ...hours(30, 10, 2), ...hours(390, 9, 1, { account: 'carol@example.edu' })];
+    const saved = (JSON.parse(runSplit(cfg(), records).state) as Record<string, { accounts: unknown[] }>)[RULE];
+    const day = (d: number): number => Math.floor((DAY0 + d * DAY) / DAY);
+    // bob is silent for 390 days: gone. alice is silent for 360: her days are gone, her first sighting stays.
+    assert.deepEqual(saved?.accounts, [
+      ['alice@example.edu', day(0), day(30), [], '', [], -1, -1, -1],
+      ['carol@example.edu', day(390), day(390), [1], Buffer.from([0, 2, 0]).toString('base64url'), [(day(390) * 24) + 9, 1], -1, -1, -1],
+    ]);
+  });
+
+  it('a snapshot made with another historyDays is not reused', () => {
+    const { state } = runSplit(cfg(), quiet(3));
+    const rule = rules.find((r) => r.name === RULE);
+    const c = parseConfig({ timezone: 'UTC' });
+    const inst = rule?.instantiate({ historyDays: 14 }, resolveContext(c), (JSON.parse(state) as Record<string, unknown>)[RULE]);
+    assert.deepEqual(inst?.snapshot?.(), { v: 1, historyDays: 14, latestAt: 0, accounts: [] });
+  });
+
+  it('state stays small: an account active 8 hours on each of 28 days', () => {
+    const records: MailRecord[] = [];
+    const accounts = 100;
+    for (let a = 0; a < accounts; a++) {
+      const account = `user${a}@example.edu`;
+      for (let d = 0; d < 29; d++) for (const h of [7, 8, 9, 10, 13, 14, 15, 16]) records.push(...hours(d, h, 1 + ((a + d + h) % 12), { account }));
+    }
+    const { state } = runSplit(cfg(), records);
+    const perAccount = Buffer.byteLength(state) / accounts;
+    assert.ok(perAccount < 320, `${perAccount.toFixed(0)} bytes per account`);
+  });
+});
+
+describe(`${RULE}: median`, () => {
+  const cases: [number[], number][] = [[[], 0], [[3], 3], [[1, 5], 3], [[1, 2, 9], 2], [[4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 6, 7, 8, 12], 5]];
+  for (const [xs, m] of cases) it(`median of [${xs.join(',')}] is ${m}`, () => assert.equal(median(xs), m));
+});
