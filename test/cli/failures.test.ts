@@ -70,7 +70,7 @@ describe('failing logs: one clear line, the others still processed, exit 3, curs
     assert.match(r.stdout, /frank@example\.edu/);
   });
 
-  it('an unreadable log (permission denied), as an unprivileged user', { skip: !isRoot && 'needs root to switch to nobody' }, async () => {
+  it('an unreadable log (permission denied), as an unprivileged user', { skip: !isRoot && 'needs root to switch to nobody' }, () => {
     const s = site(['maillog', 'secret.log']);
     execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, s.dir]);
     chownSync(s.logs[1] ?? '', 0, 0);
@@ -134,7 +134,7 @@ describe('state files that cannot be trusted or written', () => {
     assert.match(r.stderr, /state .* is owned by uid 65534, not by this user \(uid 0\): refusing to use it/);
   });
 
-  it('a state directory that is not writable: exit 3, the previous state intact', { skip: !isRoot && 'needs root to switch to nobody' }, async () => {
+  it('a state directory that is not writable: exit 3, the previous state intact', { skip: !isRoot && 'needs root to switch to nobody' }, () => {
     const s = site();
     execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, s.dir]);
     const first = runAsNobody(['run', '--config', s.config, '--output', 'tsv', '--from-start']);
