@@ -42,16 +42,12 @@ interface Token {
   readonly text: string;
 }
 
-function headTokens(s: string, p: number): Token[] {
-  const out: Token[] = [];
-  let i = skipSpaces(s, p);
-  while (i < s.length && out.length < HEAD_TOKENS) {
-    let j = i;
-    while (j < s.length && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
-    out.push({ start: i, end: j, text: s.slice(i, j) });
-    i = skipSpaces(s, j);
-  }
-  return out;
+/** Appends the blank-separated token at `i` (not a blank) to `out`; returns where the next one starts. */
+function readToken(s: string, i: number, out: Token[]): number {
+  let j = i;
+  while (j < s.length && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
+  out.push({ start: i, end: j, text: s.slice(i, j) });
+  return skipSpaces(s, j);
 }
 
 /** LOG_HEADER line text after `> `: `Name: value`. Only headers some rule reads become events. */
@@ -226,12 +222,16 @@ export function parseClassic(s: string, stamps: StampCache): Result {
   const stamp = s.slice(0, bodyStart - 1);
   const p = skipSpaces(s, bodyStart);
   if (s.charCodeAt(p) === 62 && s.charCodeAt(p + 1) === 32) return headerEvent(at, stamp, s.slice(p + 2));
-  const toks = headTokens(s, p);
-  for (let i = 0; i < toks.length - 1; i++) {
+  // The first HEAD_TOKENS tokens, read only as far as the entry code: the addresses after it are cut out later.
+  const toks: Token[] = [];
+  for (let j = skipSpaces(s, p); j < s.length && toks.length < HEAD_TOKENS;) {
+    j = readToken(s, j, toks);
+    const i = toks.length - 2;
+    if (i < 1) continue;
     const t = toks[i]?.text ?? '';
     const next = toks[i + 1]?.text ?? '';
-    if ((t === '+' || t === '-') && i >= 1 && isEntryCode(next)) return connectionRecord(s, at, stamp, toks, i);
-    if (i >= 1 && isEntryCode(t) && isDigits(next)) return messageRecord(s, at, stamp, toks, i);
+    if ((t === '+' || t === '-') && isEntryCode(next)) return connectionRecord(s, at, stamp, toks, i);
+    if (isEntryCode(t) && isDigits(next)) return messageRecord(s, at, stamp, toks, i);
   }
   return UNRECOGNISED;
 }

@@ -228,21 +228,20 @@ async function cliRow(log: BenchLog, o: Options, workDir: string): Promise<Row> 
   const serious = new Set(findings.filter((f) => f.severity === 'warning' || f.severity === 'critical').map((f) => f.account));
   const hijacked = log.workload.create(o.seed).hijackedAccounts;
   const found = hijacked.filter((a) => serious.has(a));
-  const byRule = new Map<string, number>();
-  for (const f of findings) byRule.set(f.rule, (byRule.get(f.rule) ?? 0) + 1);
-  const rules = [...byRule].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${r} ${n}`).join(', ');
+  const bySeverity = new Map<string, number>();
+  for (const f of findings) bySeverity.set(f.severity, (bySeverity.get(f.severity) ?? 0) + 1);
+  const severities = ['critical', 'warning', 'info'].map((v) => `${bySeverity.get(v) ?? 0} ${v}`).join(', ');
   return {
     name,
     runs,
     ok: found.length === hijacked.length,
-    note: `${findings.length} findings on ${flagged.size} accounts (${rules}); hijacked accounts at warning or above ${found.length}/${hijacked.length} (${hijacked.join(', ')})${found.length === hijacked.length ? '' : ' MISSED'}`,
+    note: `${findings.length} findings on ${flagged.size} accounts (${severities}); hijacked accounts at warning or above ${found.length}/${hijacked.length} (${hijacked.join(', ')})${found.length === hijacked.length ? '' : ' MISSED'}`,
   };
 }
 
 interface FindingSummary {
   readonly account: string;
   readonly severity: string;
-  readonly rule: string;
 }
 
 function summaryOf(ndjsonLine: string): FindingSummary {
@@ -252,10 +251,10 @@ function summaryOf(ndjsonLine: string): FindingSummary {
   };
   try {
     const parsed: unknown = JSON.parse(ndjsonLine);
-    if (typeof parsed !== 'object' || parsed === null) return { account: '', severity: '', rule: '' };
-    return { account: str(parsed, 'account'), severity: str(parsed, 'severity'), rule: str(parsed, 'rule') };
+    if (typeof parsed !== 'object' || parsed === null) return { account: '', severity: '' };
+    return { account: str(parsed, 'account'), severity: str(parsed, 'severity') };
   } catch {
-    return { account: '', severity: '', rule: '' };
+    return { account: '', severity: '' };
   }
 }
 
