@@ -34,7 +34,10 @@ export const RULE_FAMILIES: Readonly<Record<string, string>> = {
 
 export const DEFAULT_WEIGHTS: Readonly<Record<string, number>> = {
   'sends-per-account': 1,
-  'volume-baseline': 0.8,
+  // Its warnings already need 3x the account's own usual hour and 20 messages, or a day at
+  // 2x its usual total and 15 over it: as specific as sends-per-account's fixed limit, and
+  // a slow drip is nothing else than that warning, so it must be a warning incident alone.
+  'volume-baseline': 1,
   'metermaid-quota': 1,
   'recipient-spread': 0.7,
   bounces: 0.8,

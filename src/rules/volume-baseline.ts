@@ -26,6 +26,17 @@
  * Warm-up: nothing is reported until the account was first seen `warmupDays` before.
  * An account whose history holds no sending (back after a long silence) has a usual
  * hour of zero, so only the floors apply to it.
+ *
+ * A slow drip (a few messages an hour above normal, all afternoon) never makes an hour
+ * stand out, so each day's total is learned as well, for the last DAY_TOTAL_DAYS days:
+ * the messages of the local day so far are a warning (once a day) at `dayFactor` times
+ * the median of the account's daily totals, at least that median plus 4 x 1.4826 x
+ * their MAD (its own day-to-day noise), and at least `dayMinExcess` messages above the
+ * median (the floor: two a day is not reported for five). It needs only
+ * `dayMinActiveDays` active days in that history, not `warmupDays`: a daily total is a
+ * coarse, stable figure, and a drip should not get a week's grace. A day's total is
+ * learned as it was (a spam day included); the median of the week's active days
+ * ignores one or two such days.
  */
 import { z } from 'zod';
 import { zoneOffset } from '../core/time.js';
@@ -41,6 +52,14 @@ const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const IDLE_DAYS_KEPT = 365;
 /** Hours kept open for late records (correlators finish messages slightly out of order). */
 const OPEN_HOURS = 3;
+/** Days of daily totals kept and learned from (the day comparison): one weekly cycle, and seven small numbers of state. */
+const DAY_TOTAL_DAYS = 7;
+/**
+ * MADs (scaled to a standard deviation) above the median daily total the day must be: 4,
+ * not the hour's 3, because daily totals of an irregular sender spread wide (16, 45, 14,
+ * 25 a day is one ordinary account's week).
+ */
+const DAY_MAD_FACTOR = 4;
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -60,11 +79,19 @@ const Options = z.strictObject({
   oddHours: z.boolean().default(true),
   /** Active days the history must hold before an hour can be odd for the account. */
   oddHoursMinActiveDays: z.number().int().min(1).default(5),
+  /** The day so far is a warning at this many times the median of the account's daily totals ... */
+  dayFactor: z.number().min(1).default(2),
+  /** ... and at least this many messages above that median. */
+  dayMinExcess: z.number().int().positive().default(15),
+  /** Active days (of the last 7) the daily totals must hold before the day comparison reports. */
+  dayMinActiveDays: z.number().int().min(1).max(7).default(3),
 });
 type Opts = z.output<typeof Options>;
 
 interface DayStat {
   peak: number;
+  /** Messages in the day. */
+  total: number;
   /** Bit h set: sent in local hour h. */
   mask: number;
 }
@@ -82,6 +109,8 @@ interface Baseline {
   levelHour: number;
   /** Last local hour reported as odd, so a stretch of odd hours is one finding. */
   oddHour: number;
+  /** Last local day whose total was reported (one finding a day). */
+  dayReported: number;
 }
 
 /** What the history says about one day, computed once per account and day (it excludes the day itself). */
@@ -97,6 +126,11 @@ interface Usual {
   critical: number;
   hoursUsed: number;
   weekdaysUsed: number;
+  /** Daily totals of the last DAY_TOTAL_DAYS days: active days, median, MAD, warning level. */
+  totalDays: number;
+  medianTotal: number;
+  madTotal: number;
+  dayWarning: number;
 }
 
 const SnapshotSchema = z.object({
@@ -105,12 +139,15 @@ const SnapshotSchema = z.object({
   /** The newest record's time (UTC ms): each account's "now" in its own zone, for pruning. */
   latestAt: z.number(),
   /**
-   * [account, since, last, peaks, masks, [hour, count, ...], level, levelHour, oddHour]:
+   * [account, since, last, peaks, masks, [hour, count, ...], level, levelHour, oddHour, totals, dayReported]:
    * `peaks[i]` is day `last - i` (0 when idle), `masks` the same days' hour masks as
-   * base64url, three bytes a day. Dense arrays cost less than day numbers when most
-   * days are active, and the oldest idle days are left off.
+   * base64url, three bytes a day, `totals` the same days' message counts (the newest
+   * DAY_TOTAL_DAYS + 1 only). Dense arrays cost less than day numbers when most days are
+   * active, and the oldest idle days are left off.
    */
-  accounts: z.array(z.tuple([z.string(), z.number(), z.number(), z.array(z.number()), z.string(), z.array(z.number()), z.number(), z.number(), z.number()])),
+  accounts: z.array(z.tuple([
+    z.string(), z.number(), z.number(), z.array(z.number()), z.string(), z.array(z.number()), z.number(), z.number(), z.number(), z.array(z.number()), z.number(),
+  ])),
 });
 type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
 
@@ -126,11 +163,13 @@ const weekdayOf = (day: number): number => (day + 4) % 7;
 /** The account's usual busiest hour and levels for `day`, from the days before it. */
 function usualFor(b: Baseline, day: number, o: Opts): Usual {
   const peaks: number[] = [];
+  const totals: number[] = [];
   let weekdayMax = 0;
   let hoursUsed = 0;
   let weekdaysUsed = 0;
   for (const [d, s] of b.days) {
     if (d >= day || d < day - o.historyDays) continue;
+    if (d >= day - DAY_TOTAL_DAYS && s.total > 0) totals.push(s.total);
     peaks.push(s.peak);
     hoursUsed |= s.mask;
     weekdaysUsed |= 1 << weekdayOf(d);
@@ -140,8 +179,13 @@ function usualFor(b: Baseline, day: number, o: Opts): Usual {
   const med = median(peaks);
   const mad = median(peaks.map((p) => Math.abs(p - med)).sort((a, b) => a - b));
   const usualHour = Math.max(med + 3 * 1.4826 * mad, weekdayMax);
+  totals.sort((a, b) => a - b);
+  const medT = median(totals);
+  const madT = median(totals.map((t) => Math.abs(t - medT)).sort((a, b) => a - b));
   return {
     day, activeDays: peaks.length, median: med, mad, weekdayMax, usualHour, hoursUsed, weekdaysUsed,
+    totalDays: totals.length, medianTotal: medT, madTotal: madT,
+    dayWarning: Math.ceil(Math.max(o.dayFactor * medT, medT + DAY_MAD_FACTOR * 1.4826 * madT, medT + o.dayMinExcess)),
     warning: Math.max(o.minMessages, Math.ceil(o.warningFactor * usualHour)),
     critical: Math.max(o.criticalMinMessages, Math.ceil(o.criticalFactor * usualHour)),
   };
@@ -150,32 +194,34 @@ function usualFor(b: Baseline, day: number, o: Opts): Usual {
 const pad2 = (n: number): string => String(n).padStart(2, '0');
 
 /** Days from `oldest` to `last` as dense peaks (newest first) and base64url hour masks; the oldest idle days are left off. */
-function encodeDays(last: number, days: ReadonlyMap<number, DayStat>, oldest: number): [number[], string] {
+function encodeDays(last: number, days: ReadonlyMap<number, DayStat>, oldest: number): [number[], string, number[]] {
   let n = 0;
   for (const [d, st] of days) if (d >= oldest && d <= last && st.peak > 0) n = Math.max(n, last - d + 1);
   const peaks = new Array<number>(n).fill(0);
   const masks = Buffer.alloc(3 * n);
+  const totals = new Array<number>(Math.min(n, DAY_TOTAL_DAYS + 1)).fill(0);
   for (const [d, st] of days) {
     const i = last - d;
     if (i < 0 || i >= n) continue;
     peaks[i] = st.peak;
     masks.writeUIntBE(st.mask, 3 * i, 3);
+    if (i < totals.length) totals[i] = st.total;
   }
-  return [peaks, masks.toString('base64url')];
+  return [peaks, masks.toString('base64url'), totals];
 }
 
-function decodeDays(last: number, peaks: readonly number[], masks: string): Map<number, DayStat> {
+function decodeDays(last: number, peaks: readonly number[], masks: string, totals: readonly number[]): Map<number, DayStat> {
   const bytes = Buffer.from(masks, 'base64url');
   const days = new Map<number, DayStat>();
   peaks.forEach((peak, i) => {
-    if (peak > 0 && bytes.length >= 3 * (i + 1)) days.set(last - i, { peak, mask: bytes.readUIntBE(3 * i, 3) });
+    if (peak > 0 && bytes.length >= 3 * (i + 1)) days.set(last - i, { peak, total: totals[i] ?? 0, mask: bytes.readUIntBE(3 * i, 3) });
   });
   return days;
 }
 
 export const volumeBaseline = defineRule({
   name: 'volume-baseline',
-  description: 'Messages per hour far above the account\'s own learned normal (median and MAD of its daily busiest hour, per weekday), and sending at hours it never uses.',
+  description: 'Messages per hour, and per day so far, far above the account\'s own learned normal (median and MAD of its daily busiest hour, per weekday, and of its daily totals), and sending at hours it never uses.',
   options: Options,
   consumes: ['submission'],
   create(opts, ctx, saved) {
@@ -185,11 +231,11 @@ export const volumeBaseline = defineRule({
     const restored = SnapshotSchema.safeParse(saved);
     if (restored.success && restored.data.historyDays === opts.historyDays) {
       latestAt = restored.data.latestAt;
-      for (const [account, since, last, peaks, masks, flatHours, level, levelHour, oddHour] of restored.data.accounts) {
-        const days = decodeDays(last, peaks, masks);
+      for (const [account, since, last, peaks, masks, flatHours, level, levelHour, oddHour, totals, dayReported] of restored.data.accounts) {
+        const days = decodeDays(last, peaks, masks, totals);
         const hours = new Map<number, number>();
         for (let i = 0; i + 1 < flatHours.length; i += 2) hours.set(flatHours[i] ?? 0, flatHours[i + 1] ?? 0);
-        accounts.set(account, { since, last, days, hours, level, levelHour, oddHour });
+        accounts.set(account, { since, last, days, hours, level, levelHour, oddHour, dayReported });
       }
     }
 
@@ -214,7 +260,7 @@ export const volumeBaseline = defineRule({
         const hourOfDay = hour - day * 24;
         let b = accounts.get(s.account);
         if (!b) {
-          b = { since: day, last: day, days: new Map(), hours: new Map(), level: -1, levelHour: -1, oddHour: -1 };
+          b = { since: day, last: day, days: new Map(), hours: new Map(), level: -1, levelHour: -1, oddHour: -1, dayReported: -1 };
           accounts.set(s.account, b);
         }
         b.since = Math.min(b.since, day);
@@ -228,17 +274,32 @@ export const volumeBaseline = defineRule({
         const u = usualOf(s.account, b, day);
         let stat = b.days.get(day);
         if (!stat) {
-          stat = { peak: 0, mask: 0 };
+          stat = { peak: 0, total: 0, mask: 0 };
           b.days.set(day, stat);
           for (const d of b.days.keys()) if (d < b.last - opts.historyDays) b.days.delete(d);
         }
         stat.mask |= 1 << hourOfDay;
         stat.peak = Math.max(stat.peak, warm ? Math.min(count, u.warning - 1) : count);
+        stat.total++;
         // A late record for an earlier day changed that day's history.
         if (day < b.last) usualCache.delete(s.account);
+        const localTime = `${pad2(hourOfDay)}:00`;
+
+        // The day so far against the account's usual day: a slow drip no single hour shows.
+        if (u.totalDays >= opts.dayMinActiveDays && stat.total >= u.dayWarning && day > b.dayReported) {
+          b.dayReported = day;
+          emit({
+            rule: 'volume-baseline', account: s.account, at: s.at, severity: 'warning',
+            message: `${stat.total} messages today by ${pad2(hourOfDay)}:${pad2(Math.floor((local % HOUR) / 60_000))} ${tz}; this account's usual day is ${u.medianTotal} (median of ${u.totalDays} active days; warning at ${u.dayWarning})`,
+            data: {
+              condition: 'day', count: stat.total, median_day: u.medianTotal, mad_day: u.madTotal, active_days: u.totalDays,
+              threshold: u.dayWarning, local_hour: hourOfDay, timezone: tz,
+            },
+            evidence: s.evidence.slice(0, 3),
+          });
+        }
         if (!warm) return;
 
-        const localTime = `${pad2(hourOfDay)}:00`;
         const weekday = weekdayOf(day);
         if (opts.oddHours && u.activeDays >= opts.oddHoursMinActiveDays) {
           const oddHour = (u.hoursUsed & (1 << hourOfDay)) === 0;
@@ -285,7 +346,7 @@ export const volumeBaseline = defineRule({
           const nowHour = Math.floor(local / HOUR);
           const nowDay = Math.floor(local / DAY);
           if (nowDay - b.last > IDLE_DAYS_KEPT) continue;
-          const [peaks, masks] = encodeDays(b.last, b.days, nowDay - opts.historyDays);
+          const [peaks, masks, totals] = encodeDays(b.last, b.days, nowDay - opts.historyDays);
           const flatHours: number[] = [];
           for (const [h, c] of b.hours) if (h > nowHour - OPEN_HOURS) flatHours.push(h, c);
           // Episodes end after a quiet hour: one older than that is nothing to continue.
@@ -293,6 +354,7 @@ export const volumeBaseline = defineRule({
           out.push([
             account, b.since, b.last, peaks, masks, flatHours,
             live(b.levelHour) ? b.level : -1, live(b.levelHour) ? b.levelHour : -1, live(b.oddHour) ? b.oddHour : -1,
+            totals, b.dayReported >= nowDay - 1 ? b.dayReported : -1,
           ]);
         }
         return { v: 1, historyDays: opts.historyDays, latestAt, accounts: out };

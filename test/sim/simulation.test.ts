@@ -36,11 +36,9 @@ const unless = (rule: string, why: string): string | undefined => (registered.ha
  * today). Remove an entry once its assertion passes.
  */
 const TODO: Readonly<Partial<Record<Label | 'ordinary' | 'equivalence', string>>> = (() => {
-  const t: Partial<Record<Label | 'ordinary' | 'equivalence', string>> = {
-    'slow-drip': registered.has('volume-baseline')
-      ? 'needs volume-baseline to report an account at 3-4x its own normal within the week: it reports nothing before warmupDays (7) and never under minMessages (20 an hour), and the drip is about 3.5 an hour'
-      : 'needs volume-baseline: only a per-account baseline tells 3-4x the account\'s own normal from a busy day',
-  };
+  const t: Partial<Record<Label | 'ordinary' | 'equivalence', string>> = {};
+  const drip = unless('volume-baseline', 'only a per-account baseline tells 3-4x the account\'s own normal from a busy day');
+  if (drip !== undefined) t['slow-drip'] = drip;
   const brute = unless('auth-failures', 'a foreign client address alone is a weak location signal (an info verdict); the hundreds of failed logins before the success are the evidence');
   if (brute !== undefined) t['brute-then-send'] = brute;
   return t;
