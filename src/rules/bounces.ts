@@ -1,0 +1,260 @@
+/**
+ * bounces: recipients of an account's mail that the world refused. A spam run from a
+ * stolen account goes to bought or guessed lists, and a large part bounces; a person
+ * writes to addresses that exist.
+ *
+ * Per account, in a sliding window of log time: the distinct recipients whose final
+ * result was a bounce (`bounced`, Kerio's and the MTA's `failed`, and `expired`:
+ * given up and returned to the sender), and the delivered results. `deferred` is not a
+ * final result and never counts. A bounced recipient counts once per window however
+ * often it is reported (a repeated report, a second message to the same dead address:
+ * the number that matters is how many addresses were bad). Deliveries carry no message
+ * id, so "once per message and recipient" can only be "once per recipient".
+ *
+ * Levels: an absolute number of bounced recipients, and a share of bounced recipients
+ * among delivered + bounced once at least `minRecipients` results are in. Within an
+ * episode a finding is raised only when the level rises; it ends when both are back
+ * below half their warning levels (a share hovering at 30 % is one episode). Submissions only supply the client address for the finding.
+ * Deliveries without an account (the correlator could not tie them to a login) are not
+ * counted.
+ */
+import { z } from 'zod';
+import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '../core/types.js';
+import { commonRuleOptions } from '../config/schema.js';
+import { defineRule, type Emit } from './types.js';
+import { capMap, describeMinutes, evidenceForState, EvidenceSchema, hash32, keepRecent, latestOf, percent, severityOfRank } from './rule-support.js';
+
+const Share = z.number().positive().max(1);
+
+const Options = z.strictObject({
+  ...commonRuleOptions,
+  /** Window in minutes of log time. */
+  windowMinutes: z.number().int().positive().max(7 * 24 * 60).default(60),
+  /** Distinct bounced recipients in the window that raise a warning. */
+  warningBounces: z.number().int().positive().default(100),
+  /** Distinct bounced recipients that make it critical. */
+  criticalBounces: z.number().int().positive().default(300),
+  /** Delivered + bounced recipients in the window before a share is judged. */
+  minRecipients: z.number().int().positive().default(20),
+  /** Share of bounced among delivered + bounced that raises a warning (0.3 = 30 %). */
+  warningShare: Share.default(0.3),
+  /** Share that makes it critical. */
+  criticalShare: Share.default(0.6),
+})
+  .refine((o) => o.criticalBounces >= o.warningBounces, { message: 'must be at least warningBounces', path: ['criticalBounces'] })
+  .refine((o) => o.criticalShare >= o.warningShare, { message: 'must be at least warningShare', path: ['criticalShare'] });
+
+type Opts = z.output<typeof Options>;
+
+const EVIDENCE_KEPT = 3;
+/** Bounced recipients remembered per account: far above the critical level. */
+const MAX_BOUNCED = 5_000;
+const BOUNCE: ReadonlySet<Delivery['status']> = new Set(['bounced', 'failed', 'expired']);
+
+interface AccountBounces {
+  /** Delivered results per minute `[minute, count]`, oldest first. */
+  sent: [number, number][];
+  /** Hashed bounced recipient -> epoch second of its latest bounce; re-inserted on update, so oldest first. */
+  bounced: Map<number, number>;
+  /** Latest delivery result or submission, epoch seconds. */
+  now: number;
+  level: number;
+  /** Client address of the account's latest submission. */
+  client?: string;
+  /** Latest bounce lines with the hashed recipient: quoted only while that bounce is in the window. */
+  recent: [number, Evidence][];
+}
+
+/**
+ * Compact, since every account that mailed in the last window is in it: `sent` is
+ * `[first minute, count per minute from there...]`, `bounced` is flat
+ * `[hash, seconds before now, ...]` in insertion order.
+ */
+const SnapshotSchema = z.object({
+  v: z.literal(1),
+  window: z.number(),
+  accounts: z.array(z.tuple([z.string(), z.object({
+    sent: z.array(z.number()), bounced: z.array(z.number()),
+    now: z.number(), level: z.number(), client: z.string().optional(), recent: z.array(z.tuple([z.number(), EvidenceSchema])),
+  })])),
+});
+
+/** Minute buckets as one dense run of counts (zeros for quiet minutes). */
+function packSent(sent: readonly (readonly [number, number])[]): number[] {
+  const first = sent[0]?.[0];
+  if (first === undefined) return [];
+  const counts: number[] = [];
+  for (const [m, c] of sent) {
+    const i = m - first;
+    while (counts.length <= i) counts.push(0);
+    counts[i] = (counts[i] ?? 0) + c;
+  }
+  return [first, ...counts];
+}
+
+function unpackSent(packed: readonly number[]): [number, number][] {
+  const first = packed[0];
+  if (first === undefined) return [];
+  const out: [number, number][] = [];
+  packed.slice(1).forEach((c, i) => { if (c > 0) out.push([first + i, c]); });
+  return out;
+}
+
+/** Forgets what the window (ending at `a.now`) no longer holds. */
+function prune(a: AccountBounces, windowSec: number): void {
+  const edge = a.now - windowSec;
+  const edgeMin = Math.floor(edge / 60);
+  let n = 0;
+  while (n < a.sent.length && (a.sent[n]?.[0] ?? 0) <= edgeMin) n++;
+  if (n > 0) a.sent.splice(0, n);
+  // Insertion order is time order except for late records, which stay a little longer.
+  for (const [h, t] of a.bounced) {
+    if (t > edge) break;
+    a.bounced.delete(h);
+  }
+}
+
+function addSent(a: AccountBounces, minute: number): void {
+  let i = a.sent.length - 1;
+  while (i >= 0 && (a.sent[i]?.[0] ?? 0) > minute) i--;
+  const hit = i >= 0 ? a.sent[i] : undefined;
+  if (hit && hit[0] === minute) hit[1]++;
+  else a.sent.splice(i + 1, 0, [minute, 1]);
+}
+
+interface Counts { bounced: number; delivered: number; total: number; share: number }
+
+function countsOf(a: AccountBounces, windowSec: number): Counts {
+  const from = Math.floor((a.now - windowSec) / 60);
+  let delivered = 0;
+  for (const [m, c] of a.sent) if (m > from) delivered += c;
+  const bounced = a.bounced.size;
+  const total = delivered + bounced;
+  return { bounced, delivered, total, share: total > 0 ? bounced / total : 0 };
+}
+
+function rankOf(c: Counts, o: Opts): { rank: number; by: 'count' | 'share' } {
+  const byShare = c.total < o.minRecipients ? -1
+    : c.share >= o.criticalShare ? SEVERITY_RANK.critical : c.share >= o.warningShare ? SEVERITY_RANK.warning : -1;
+  const byCount = c.bounced >= o.criticalBounces ? SEVERITY_RANK.critical : c.bounced >= o.warningBounces ? SEVERITY_RANK.warning : -1;
+  return byCount >= byShare ? { rank: byCount, by: 'count' } : { rank: byShare, by: 'share' };
+}
+
+/** Back below half of every warning level: the episode is over. In between, a share hovering at 30 % is one episode. */
+function calm(c: Counts, o: Opts): boolean {
+  return c.bounced * 2 < o.warningBounces && (c.total < o.minRecipients || c.share * 2 < o.warningShare);
+}
+
+function restore(saved: unknown, opts: Opts, accounts: Map<string, AccountBounces>): void {
+  const r = SnapshotSchema.safeParse(saved);
+  if (!r.success || r.data.window !== opts.windowMinutes) return;
+  for (const [k, a] of r.data.accounts) {
+    const bounced = new Map<number, number>();
+    for (let i = 0; i + 1 < a.bounced.length; i += 2) bounced.set(a.bounced[i] ?? 0, a.now - (a.bounced[i + 1] ?? 0));
+    accounts.set(k, {
+      sent: unpackSent(a.sent), bounced, now: a.now, level: a.level, recent: a.recent,
+      ...(a.client !== undefined ? { client: a.client } : {}),
+    });
+  }
+}
+
+export const bounces = defineRule({
+  name: 'bounces',
+  description: 'Bounced recipients per account in a window: a number of dead addresses, or a share of what was sent (minimum volume).',
+  options: Options,
+  consumes: ['delivery', 'submission'],
+  create(opts, _ctx, saved) {
+    const accounts = new Map<string, AccountBounces>();
+    restore(saved, opts, accounts);
+    const windowSec = opts.windowMinutes * 60;
+    /** The fewest bounced recipients any finding can have: a share needs `warningShare` of at least `minRecipients`. */
+    const fewestBounces = Math.min(opts.warningBounces, Math.ceil(opts.warningShare * opts.minRecipients - 1e-9));
+    const stateOf = (account: string, sec: number): AccountBounces => {
+      let a = accounts.get(account);
+      if (!a) {
+        a = { sent: [], bounced: new Map(), now: sec, level: -1, recent: [] };
+        accounts.set(account, a);
+      }
+      return a;
+    };
+
+    const onSubmission = (s: Submission): void => {
+      if (s.clientIp === undefined) return;
+      const sec = Math.floor(s.at / 1000);
+      const a = stateOf(s.account, sec);
+      if (sec < a.now) return;
+      a.now = sec;
+      a.client = s.clientIp;
+    };
+
+    const onDelivery = (d: Delivery, emit: Emit): void => {
+      const bounce = BOUNCE.has(d.status);
+      if (d.account === undefined || (!bounce && d.status !== 'sent')) return;
+      const sec = Math.floor(d.at / 1000);
+      const a = stateOf(d.account, sec);
+      if (sec <= a.now - windowSec) return;
+      if (sec > a.now) a.now = sec;
+      prune(a, windowSec);
+      if (!bounce) {
+        addSent(a, Math.floor(sec / 60));
+      } else {
+        const h = hash32(d.recipient.toLowerCase());
+        const t = a.bounced.get(h);
+        if (t !== undefined && t >= sec) return;
+        a.bounced.delete(h);
+        a.bounced.set(h, sec);
+        capMap(a.bounced, MAX_BOUNCED);
+        keepRecent(a.recent, d.evidence.slice(0, 1).map((e): [number, Evidence] => [h, e]), EVIDENCE_KEPT);
+        // A repeated report of the same address adds nothing.
+        if (t !== undefined) return;
+      }
+      const c = countsOf(a, windowSec);
+      const { rank, by } = rankOf(c, opts);
+      if (rank < 0) {
+        if (calm(c, opts)) a.level = -1;
+        return;
+      }
+      const evidence = a.recent.filter(([h]) => a.bounced.has(h)).map(([, e]) => e);
+      if (rank <= a.level || evidence.length === 0) return;
+      a.level = rank;
+      const critical = rank === SEVERITY_RANK.critical;
+      const why = by === 'count'
+        ? `${severityOfRank(rank)} at ${critical ? opts.criticalBounces : opts.warningBounces} bounced`
+        : `${severityOfRank(rank)} at ${percent(critical ? opts.criticalShare : opts.warningShare)}% of at least ${opts.minRecipients}`;
+      emit({
+        rule: 'bounces', account: d.account, severity: severityOfRank(rank), at: d.at,
+        message: `${c.bounced} bounced recipients of ${c.total} (${percent(c.share)}%) in ${describeMinutes(opts.windowMinutes)} (${why})`,
+        data: {
+          bounced: c.bounced, delivered: c.delivered, percent_bounced: percent(c.share), window_minutes: opts.windowMinutes, by,
+          ...(a.client !== undefined ? { client_ip: a.client } : {}),
+        },
+        evidence,
+      });
+    };
+
+    return {
+      onRecord(r, emit) {
+        if (r.kind === 'delivery') onDelivery(r, emit);
+        else if (r.kind === 'submission') onSubmission(r);
+      },
+      snapshot() {
+        const latest = latestOf([...accounts.values()].map((a) => a.now));
+        const out: [string, unknown][] = [];
+        for (const [k, a] of accounts) {
+          if (a.now <= latest - windowSec) continue;
+          prune(a, windowSec);
+          if (a.sent.length === 0 && a.bounced.size === 0 && a.client === undefined) continue;
+          // Lines are saved only where they could still be quoted: an account with a bounce or
+          // two (every account's lot) needs so many more before any finding that those fill the quote.
+          const quotable = a.level >= 0 || a.bounced.size + EVIDENCE_KEPT > fewestBounces;
+          const recent = quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]) => [h, evidenceForState(e)]) : [];
+          out.push([k, {
+            sent: packSent(a.sent), bounced: [...a.bounced].flatMap(([h, t]) => [h, a.now - t]), now: a.now, level: a.level,
+            ...(a.client !== undefined ? { client: a.client } : {}), recent,
+          }]);
+        }
+        return { v: 1, window: opts.windowMinutes, accounts: out };
+      },
+    };
+  },
+});

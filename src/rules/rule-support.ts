@@ -1,0 +1,264 @@
+/**
+ * Small pure helpers shared by the windowed rules (auth-failures, many-sender-hosts,
+ * bounces, recipient-spread): client address keys and networks, short hashes for
+ * compact state, severities by rank, and evidence cut to size for the state file.
+ * Not a rule: it has no registry entry.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
+
+/** Severity of a SEVERITY_RANK value (0 info, 1 warning, 2 critical). */
+export function severityOfRank(rank: number): Severity {
+  return rank >= SEVERITY_RANK.critical ? 'critical' : rank >= SEVERITY_RANK.warning ? 'warning' : 'info';
+}
+
+/** `60` -> `1 h`, `1440` -> `24 h`, `90` -> `90 min`: windows as people say them. */
+export function describeMinutes(minutes: number): string {
+  if (minutes % 60 === 0) return `${minutes / 60} h`;
+  return `${minutes} min`;
+}
+
+/** A share as a whole percentage for messages (0.337 -> 34). */
+export function percent(share: number): number {
+  return Math.round(share * 100);
+}
+
+// ---------------------------------------------------------------------------
+// Client addresses
+
+/** The eight 16-bit groups of an IPv6 address (`::` and a dotted IPv4 tail allowed), or undefined. */
+export function ipv6Groups(ip: string): number[] | undefined {
+  if (isIP(ip) !== 6) return undefined;
+  let text = ip;
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.', lastColon)) {
+    // A dotted IPv4 tail is two groups: rewrite it so only one shape is parsed.
+    const [a = 0, b = 0, c = 0, d = 0] = text.slice(lastColon + 1).split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
+  const halves = text.split('::');
+  const left = parse(halves[0] ?? '');
+  if (halves.length === 1) return left.length === 8 ? left : undefined;
+  const right = parse(halves[1] ?? '');
+  const fill = 8 - left.length - right.length;
+  return fill >= 1 ? [...left, ...new Array<number>(fill).fill(0), ...right] : undefined;
+}
+
+/** A client address in one spelling, or undefined when there is none to count. */
+export interface ClientAddress {
+  /** IPv4 dotted quad, or the IPv6 address in lower-case groups. */
+  readonly ip: string;
+  readonly family: 4 | 6;
+  /** IPv4 octets, or IPv6 groups. */
+  readonly parts: readonly number[];
+}
+
+/**
+ * Parses a logged client address. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`,
+ * from a dual-stack listener) is the IPv4 client it maps. Missing, unparsable and
+ * unspecified addresses (Kerio webmail's `0.0.0.0`, `::`) give undefined: they name
+ * no client and must not count as one.
+ */
+export function parseClient(ip: string | undefined): ClientAddress | undefined {
+  if (ip === undefined) return undefined;
+  const v = isIP(ip);
+  if (v === 4) {
+    const parts = ip.split('.').map(Number);
+    if (parts.every((p) => p === 0)) return undefined;
+    return { ip, family: 4, parts };
+  }
+  if (v !== 6) return undefined;
+  const g = ipv6Groups(ip);
+  if (!g) return undefined;
+  if (g.every((x) => x === 0)) return undefined;
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    const hi = g[6] ?? 0;
+    const lo = g[7] ?? 0;
+    const parts = [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff];
+    return { ip: parts.join('.'), family: 4, parts };
+  }
+  return { ip: formatIpv6(g), family: 6, parts: g };
+}
+
+/**
+ * The network of `prefix` bits around the address, as `a.b.c.0/24` or `2001:db8:0:0::/48`.
+ * Prefixes are whole octets (IPv4) or whole 16-bit groups (IPv6), which covers
+ * /8, /16, /24 and /32, /48, /64: the sizes providers hand out.
+ */
+export function networkOf(c: ClientAddress, prefix: number): string {
+  if (c.family === 4) {
+    const keep = Math.max(0, Math.min(4, Math.floor(prefix / 8)));
+    if (keep === 4) return c.ip;
+    const parts = c.parts.map((p, i) => (i < keep ? p : 0));
+    return `${parts.join('.')}/${keep * 8}`;
+  }
+  const keep = Math.max(0, Math.min(8, Math.floor(prefix / 16)));
+  if (keep === 8) return c.ip;
+  return `${formatIpv6(c.parts.map((x, i) => (i < keep ? x : 0)))}/${keep * 16}`;
+}
+
+/** IPv6 groups in the usual short form (RFC 5952): the longest run of two or more zero groups as `::`. */
+export function formatIpv6(groups: readonly number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < groups.length;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/**
+ * What counts as one client: an IPv4 address, or an IPv6 /64. A single IPv6 host
+ * changes its address within its /64 every day (privacy extensions), and an attacker
+ * holding a /64 can use a fresh address for every attempt: either way the /64 is the
+ * client.
+ */
+export function clientKey(c: ClientAddress): string {
+  return c.family === 4 ? c.ip : networkOf(c, 64);
+}
+
+// ---------------------------------------------------------------------------
+// Short hashes for state
+
+/** 32-bit FNV-1a of the string's UTF-16 code units: fast, stable across runs and versions. */
+export function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * 16 bits of a 32-bit hash. Two bytes per remembered address keep a long history
+ * small; with 2,000 known addresses a new one is taken for known about 3 % of the
+ * time, which only makes a share of new recipients a little lower.
+ */
+export function fold16(h32: number): number {
+  return ((h32 >>> 16) ^ h32) & 0xffff;
+}
+
+/**
+ * A set of 16-bit values as base64 of a Rice code of the sorted gaps: about
+ * log2(65536 / n) + 1.5 bits a value instead of 16 (10 bits each for 150 values, 6.5
+ * for 2,000). The first byte is the Rice parameter. Lossless: the same set comes back.
+ */
+export function packSet16(values: Iterable<number>): string {
+  const sorted = [...new Set([...values].map((v) => v & 0xffff))].sort((a, b) => a - b);
+  if (sorted.length === 0) return '';
+  const k = Math.max(0, Math.floor(Math.log2((65536 / sorted.length) * Math.LN2)));
+  const bytes: number[] = [k];
+  let acc = 0;
+  let bits = 0;
+  const put = (bit: number): void => {
+    acc = (acc << 1) | bit;
+    if (++bits === 8) {
+      bytes.push(acc);
+      acc = 0;
+      bits = 0;
+    }
+  };
+  let prev = -1;
+  for (const v of sorted) {
+    const gap = v - prev - 1;
+    prev = v;
+    for (let q = gap >> k; q > 0; q--) put(1);
+    put(0);
+    for (let i = k - 1; i >= 0; i--) put((gap >> i) & 1);
+  }
+  // Padding with ones reads as an unfinished quotient, never as a value.
+  while (bits !== 0) put(1);
+  return Buffer.from(bytes).toString('base64');
+}
+
+/** The values `packSet16` wrote, ascending; a damaged string gives what can be read. */
+export function unpackSet16(text: string): number[] {
+  const buf = Buffer.from(text, 'base64');
+  const k = buf[0];
+  if (k === undefined || k > 16) return [];
+  const out: number[] = [];
+  let pos = 8;
+  const total = buf.length * 8;
+  const get = (): number => {
+    const bit = ((buf[pos >> 3] ?? 0) >> (7 - (pos & 7))) & 1;
+    pos++;
+    return bit;
+  };
+  let prev = -1;
+  while (pos < total) {
+    let q = 0;
+    let ended = false;
+    while (pos < total) {
+      if (get() === 0) {
+        ended = true;
+        break;
+      }
+      q++;
+    }
+    if (!ended || pos + k > total) break;
+    let r = 0;
+    for (let i = 0; i < k; i++) r = (r << 1) | get();
+    const v = prev + 1 + (q << k) + r;
+    if (v > 0xffff) break;
+    out.push(v);
+    prev = v;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Evidence in state
+
+export const EvidenceSchema = z.object({ source: z.string(), lineNo: z.number(), text: z.string() });
+
+/** Evidence text kept in state is cut: the state file stays small whatever the log holds. */
+const STATE_EVIDENCE_CHARS = 1000;
+
+/** Evidence as it goes into the state file (findings in the same run quote the whole line). */
+export function evidenceForState(e: Evidence): Evidence {
+  return e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e;
+}
+
+/** Appends to a bounded list of recent evidence (oldest dropped first). */
+export function keepRecent<E>(list: E[], add: readonly E[], max: number): void {
+  list.push(...add);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** The latest of many times (0 for none): where "now" is for pruning a snapshot. */
+export function latestOf(times: Iterable<number>): number {
+  let latest = 0;
+  for (const t of times) if (t > latest) latest = t;
+  return latest;
+}
+
+/**
+ * Drops the least recently updated entries of an insertion-ordered map (updates
+ * re-insert) beyond `max`, sparing those `keep` names (open episodes) while it can.
+ */
+export function capMap<K, V>(m: Map<K, V>, max: number, keep?: (v: V) => boolean): void {
+  if (m.size <= max) return;
+  for (const [k, v] of m) {
+    if (m.size <= max) return;
+    if (!keep?.(v)) m.delete(k);
+  }
+  for (const k of m.keys()) {
+    if (m.size <= max) return;
+    m.delete(k);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * bounces, default options unless a case says otherwise: window 60 min; warning at
+ * 100, critical at 300 distinct bounced recipients; or a share of bounced among
+ * delivered + bounced of 30 % (warning) / 60 % (critical) once 20 results are in.
+ * `bounced`, `failed` and `expired` are bounces; `deferred` is nothing.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Delivery, Finding, MailRecord } from '../../src/core/types.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { UsageError } from '../../src/core/errors.js';
+import { rules } from '../../src/rules/index.js';
+import { FAKE_SOURCE, HOUR, MINUTE, ruleTester, SECOND, submission, T0, withRuleOptions, type Overrides } from '../helpers/records.js';
+
+const RULE = 'bounces';
+const BOB = 'bob@example.edu';
+const opts = (o: Record<string, unknown>): Record<string, unknown> => withRuleOptions(RULE, o);
+
+let nextLine = 700_000;
+
+/** One recipient's final result for alice's mail; `undefined` removes a field (no account known). */
+function delivery(over: Overrides<Delivery> = {}): Delivery {
+  const at = over.at ?? T0;
+  const base: Delivery = {
+    kind: 'delivery', at, account: 'alice@example.edu', recipient: 'rcpt@example.org', status: 'sent', host: 'mail1',
+    evidence: [{ source: FAKE_SOURCE, lineNo: nextLine++, text: `${new Date(at).toISOString()} mail1 postfix/smtp: 4AbC: to=<${over.recipient ?? 'rcpt@example.org'}>, status=${over.status ?? 'sent'}` }],
+  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries({ ...base, ...over })) if (v !== undefined) out[k] = v;
+  return out as unknown as Delivery;
+}
+
+/** `n` delivered results to different recipients, from `start`, `everyMs` apart. */
+const sent = (n: number, start = T0, everyMs = SECOND, over: Overrides<Delivery> = {}): Delivery[] =>
+  Array.from({ length: n }, (_, i) => delivery({ ...over, recipient: `ok${i}@example.org`, at: start + Math.round(i * everyMs) }));
+
+/** `n` bounces of different recipients. */
+const dead = (n: number, start = T0, everyMs = SECOND, over: Overrides<Delivery> = {}): Delivery[] =>
+  Array.from({ length: n }, (_, i) => delivery({ status: 'bounced', ...over, recipient: `dead${i}@example.net`, at: start + Math.round(i * everyMs) }));
+
+/** Records in time order (stable). */
+const merged = (...lists: MailRecord[][]): MailRecord[] => lists.flat().sort((a, b) => a.at - b.at);
+
+/** 14 delivered, then `n` bounced a second apart: the share reaches 30 % at the 6th bounce (6 of 20). */
+const shareRun = (n: number, start = T0, over: Overrides<Delivery> = {}): Delivery[] => [...sent(14, start, SECOND, over), ...dead(n, start + 20 * SECOND, SECOND, over)];
+
+ruleTester(RULE, {
+  valid: [
+    { name: '99 bounced recipients among 1000 delivered in an hour', records: merged(sent(1000, T0, 3500), dead(99, T0, 35 * SECOND)) },
+    { name: '19 results, all bounced (a share needs 20)', records: dead(19) },
+    { name: 'deferred is no bounce: 150 deferred recipients', records: dead(150, T0, SECOND, { status: 'deferred' }) },
+    {
+      name: 'one dead address reported 150 times, among 400 delivered, counts once',
+      records: merged(sent(400, T0, 5 * SECOND), Array.from({ length: 150 }, (_, i) => delivery({ status: 'bounced', recipient: 'dead@example.net', at: T0 + i * 10 * SECOND }))),
+    },
+    { name: '29 % bounced: 71 delivered, then 29 bounced', records: [...sent(71), ...dead(29, T0 + 2 * MINUTE)] },
+    { name: 'deliveries without an account are not counted', records: dead(150, T0, SECOND, { account: undefined }) },
+    { name: '100 bounces spread over 2 hours among 400 delivered: 50 in any hour', records: merged(sent(400, T0, 18 * SECOND), dead(100, T0, 72 * SECOND)) },
+  ],
+  invalid: [
+    {
+      name: '100 bounced recipients in an hour: warning',
+      records: merged(sent(1000, T0, 3500), dead(100, T0, 35 * SECOND)),
+      findings: [{ severity: 'warning', at: T0 + 99 * 35 * SECOND, message: '(warning at 100 bounced)', data: { bounced: 100, by: 'count', window_minutes: 60 } }],
+    },
+    {
+      name: '300 bounced recipients: warning, then critical',
+      records: merged(sent(3000, T0, 1100), dead(300, T0, 11 * SECOND)),
+      findings: [
+        { severity: 'warning', at: T0 + 99 * 11 * SECOND, data: { bounced: 100, by: 'count' } },
+        { severity: 'critical', at: T0 + 299 * 11 * SECOND, message: '(critical at 300 bounced)', data: { bounced: 300, by: 'count' } },
+      ],
+    },
+    {
+      name: 'share: 14 delivered, then 6 bounced: 30 % of 20, warning',
+      records: shareRun(6),
+      findings: [{
+        severity: 'warning', at: T0 + 25 * SECOND, message: '6 bounced recipients of 20 (30%) in 1 h (warning at 30% of at least 20)',
+        data: { bounced: 6, delivered: 14, percent_bounced: 30, by: 'share' },
+      }],
+    },
+    {
+      name: 'Kerio\'s and the MTA\'s failed, and expired, are bounces',
+      records: [...sent(14), ...dead(3, T0 + MINUTE, SECOND, { status: 'failed' }), delivery({ status: 'expired', recipient: 'gone1@example.net', at: T0 + 2 * MINUTE }),
+        delivery({ status: 'expired', recipient: 'gone2@example.net', at: T0 + 2 * MINUTE }), delivery({ status: 'failed', recipient: 'gone3@example.net', at: T0 + 2 * MINUTE })],
+      findings: [{ severity: 'warning', data: { bounced: 6, by: 'share' } }],
+    },
+    {
+      name: '8 delivered, then 12 bounced: 60 % of 20, critical at once',
+      records: [...sent(8), ...dead(12, T0 + MINUTE)],
+      findings: [{ severity: 'critical', at: T0 + MINUTE + 11 * SECOND, data: { bounced: 12, delivered: 8, percent_bounced: 60, by: 'share' } }],
+    },
+    {
+      name: 'the share climbs: warning at 6 of 20, critical at 21 of 35',
+      records: shareRun(30),
+      findings: [
+        { severity: 'warning', at: T0 + 25 * SECOND, data: { bounced: 6 } },
+        { severity: 'critical', at: T0 + 40 * SECOND, data: { bounced: 21, percent_bounced: 60 } },
+      ],
+    },
+    {
+      name: 'the client address of the account\'s latest submission is reported',
+      records: [submission({ clientIp: '203.0.113.9', at: T0 - MINUTE }), ...shareRun(6)],
+      findings: [{ severity: 'warning', data: { client_ip: '203.0.113.9' } }],
+    },
+    {
+      name: 'the episode ends: the same storm three hours later is reported again',
+      records: [...shareRun(6), ...shareRun(6, T0 + 3 * HOUR)],
+      findings: [{ severity: 'warning', at: T0 + 25 * SECOND }, { severity: 'warning', at: T0 + 3 * HOUR + 25 * SECOND }],
+    },
+    {
+      name: 'accounts are apart: bob\'s deliveries do not dilute alice\'s share',
+      records: [...sent(1000, T0, 100, { account: BOB }), ...shareRun(6, T0 + 2 * MINUTE)],
+      findings: [{ severity: 'warning', data: { delivered: 14 } }],
+    },
+    {
+      name: 'custom levels: warning at 5 bounced, share at 50 % of 10',
+      config: opts({ warningBounces: 5, criticalBounces: 8, minRecipients: 10, warningShare: 0.5, criticalShare: 0.9 }),
+      records: [...sent(100), ...dead(8, T0 + 2 * MINUTE)],
+      findings: [{ severity: 'warning', data: { bounced: 5, by: 'count' } }, { severity: 'critical', data: { bounced: 8, by: 'count' } }],
+    },
+    {
+      name: 'a share hovering at 30 % is one episode (it ends below 15 %)',
+      // Two delivered, one bounced, six times: 28.6 %, 27.3 %, 30.4 %, 29.2 %, 28 %, 30.8 %...
+      records: [...shareRun(6), ...Array.from({ length: 6 }, (_, i) => [
+        delivery({ recipient: `more${i}a@example.org`, at: T0 + (2 + i) * MINUTE }), delivery({ recipient: `more${i}b@example.org`, at: T0 + (2 + i) * MINUTE }),
+        delivery({ status: 'bounced', recipient: `more${i}@example.net`, at: T0 + (2 + i) * MINUTE + SECOND }),
+      ]).flat()],
+      findings: [{ severity: 'warning', at: T0 + 25 * SECOND, data: { bounced: 6 } }],
+    },
+    {
+      name: 'a late bounce (a few minutes out of order) still counts',
+      records: [...sent(14, T0 + 5 * MINUTE), ...dead(5, T0 + 6 * MINUTE), delivery({ status: 'bounced', recipient: 'late@example.net', at: T0 + 2 * MINUTE })],
+      findings: [{ severity: 'warning', at: T0 + 2 * MINUTE, data: { bounced: 6 } }],
+    },
+  ],
+});
+
+function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?: unknown): Finding[] {
+  const rule = rules.find((r) => r.name === RULE);
+  assert.ok(rule);
+  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
+  const out: Finding[] = [];
+  let saved: unknown = first;
+  let start = 0;
+  for (const end of [...cuts, records.length]) {
+    const inst = rule.instantiate({}, ctx, saved);
+    for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
+    saved = JSON.parse(JSON.stringify(inst.snapshot?.()));
+    start = end;
+  }
+  return out;
+}
+
+/** A finding in one line, its numbers and the line numbers it quotes included: a cron run must quote what one long run quotes. */
+const brief = (fs: readonly Finding[]): string[] => fs.map((f) =>
+  `${f.account} ${f.severity} ${new Date(f.at).toISOString()} ${f.message} ${JSON.stringify(f.data)} [${f.evidence.map((e) => e.lineNo).join(' ')}]`);
+
+describe(`${RULE}: state across cron runs`, () => {
+  const records = merged(
+    [submission({ clientIp: '203.0.113.9', at: T0 - MINUTE })],
+    sent(200, T0, 10 * SECOND), dead(130, T0 + 5 * MINUTE, 20 * SECOND),
+    shareRun(30, T0 + 30 * MINUTE, { account: BOB }), shareRun(8, T0 + 5 * HOUR),
+  );
+
+  it('a snapshot restored (through JSON) at any cut gives the findings of one long run', () => {
+    const whole = brief(inRuns(records, []));
+    assert.equal(whole.length, 4, whole.join('\n'));
+    for (let cut = 1; cut < records.length; cut += 7) assert.deepEqual(brief(inRuns(records, [cut])), whole, `cut after ${cut}`);
+    assert.deepEqual(brief(inRuns(records, [50, 100, 150, 200, 300, 350])), whole);
+    assert.deepEqual(brief(inRuns(records, [], { v: 1, window: 60, accounts: 'x' })), whole, 'an unusable snapshot is ignored');
+  });
+
+  it('stays small: 10,000 accounts with 30 delivered and 1 bounced in the hour', () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+    for (let i = 0; i < 10_000; i++) {
+      const account = `u${i}@example.edu`;
+      for (const d of [...sent(30, T0 + i * 300, 60 * SECOND, { account }), ...dead(1, T0 + i * 300, SECOND, { account })]) inst.onRecord(d, () => undefined);
+    }
+    const size = JSON.stringify(inst.snapshot?.()).length;
+    assert.ok(size < 2_500_000, `state ${size} bytes`);
+    inst.onRecord(delivery({ at: T0 + 10 * HOUR }), () => undefined);
+    const later = JSON.parse(JSON.stringify(inst.snapshot?.())) as { accounts: [string][] };
+    assert.deepEqual(later.accounts.map(([k]) => k), ['alice@example.edu']);
+  });
+
+  it('rejects criticalShare below warningShare, naming the key', () => {
+    assert.throws(
+      () => parseConfig({ rules: { [RULE]: { warningShare: 0.5, criticalShare: 0.4 } } }, 'site.json'),
+      (e: unknown) => e instanceof UsageError && /rules\.bounces\.criticalShare: must be at least warningShare/.test(e.message),
+    );
+  });
+});
