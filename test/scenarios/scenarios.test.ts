@@ -88,7 +88,8 @@ describe('scenarios: what must and must not be flagged', () => {
       for (const e of f.evidence) {
         assert.equal(e.text, log[e.line - 1], 'evidence quotes the log line at that number');
         const qid = /: (\w+): /.exec(e.text.slice(e.text.indexOf(']: ')))?.[1];
-        assert.ok(e.text.includes('not owned by user frank') || (qid !== undefined && qids.has(qid)), e.text);
+        const failedLogin = e.text.includes('authentication failed') && e.text.endsWith('sasl_username=frank@example.edu');
+        assert.ok(failedLogin || e.text.includes('not owned by user frank') || (qid !== undefined && qids.has(qid)), e.text);
       }
     }
   });
@@ -160,7 +161,10 @@ describe('scenarios: Messaging Server MTA transaction log, every LOG_FORMAT', ()
       assert.ok(frank.some((f) => f.rule === 'foreign-sender-host' && f.data.client_ip === SPAM_IP && f.data.service === 'tcp_submit'));
       // The ordinary users (bare uids `*alice`, one `*carol@example.edu`) send from the LAN in office hours: not a single finding.
       assert.deepEqual(rows.filter((f) => f.account !== FRANK), []);
-      assertOwnEvidence(frank, join(dir, name, 'input.log'), (t) => FRANKS_RECORD.test(t) && !t.includes(' + ') && !t.startsWith('<co '));
+      // His own enqueue records, or the SMTP AUTH (U) records of his login: auth-failures quotes
+      // the failures and the success from the same address.
+      const failedLoginOfFrank = (t: string): boolean => (/ U (?:\d+:)?TCP\|/.test(t) && /(?: |\d:)frank /.test(t)) || (t.startsWith('<co ') && t.includes('us="frank"') && t.includes('ac="U"'));
+      assertOwnEvidence(frank, join(dir, name, 'input.log'), (t) => (FRANKS_RECORD.test(t) && !t.includes(' + ') && !t.startsWith('<co ')) || failedLoginOfFrank(t));
       // The run's enqueue records, not his daytime ones from the LAN, are the evidence.
       for (const f of frank) for (const e of f.evidence) assert.ok(e.text.includes(SPAM_IP), e.text);
     });
