@@ -5,7 +5,7 @@
  * and columns are only ever added at the end, never renamed or reordered.
  */
 import type { ChalkInstance } from 'chalk';
-import { sanitize, sanitizeTsv } from '../core/sanitize.js';
+import { escapeJsonText, sanitize, sanitizeTsv } from '../core/sanitize.js';
 import { zoneOffset } from '../core/time.js';
 import { SEVERITY_RANK, type Finding, type FindingData, type Severity } from '../core/types.js';
 import { familyOf, incidentAddresses, incidentAdvice, incidentCountries, incidentEvidence, type Incident } from '../alerts/incidents.js';
@@ -22,7 +22,7 @@ export function sortFindings(findings: readonly Finding[]): Finding[] {
 }
 
 export function toNdjsonLine(f: Finding): string {
-  return JSON.stringify({
+  return escapeJsonText(JSON.stringify({
     time: new Date(f.at).toISOString(),
     account: f.account,
     rule: f.rule,
@@ -30,7 +30,7 @@ export function toNdjsonLine(f: Finding): string {
     message: f.message,
     data: f.data,
     evidence: f.evidence.map((e) => ({ source: e.source, line: e.lineNo, text: e.text })),
-  });
+  }));
 }
 
 export function toTsvLine(f: Finding): string {
@@ -133,7 +133,7 @@ export function incidentData(inc: Incident): FindingData {
 }
 
 export function incidentToNdjsonLine(inc: Incident): string {
-  return JSON.stringify({
+  return escapeJsonText(JSON.stringify({
     time: new Date(inc.firstSeen).toISOString(),
     account: inc.account,
     rule: incidentRules(inc),
@@ -146,7 +146,7 @@ export function incidentToNdjsonLine(inc: Incident): string {
       evidence: s.evidence.map((e) => ({ source: e.source, line: e.lineNo, text: e.text })),
     })),
     advice: incidentAdvice(inc),
-  });
+  }));
 }
 
 export function incidentToTsvLine(inc: Incident): string {

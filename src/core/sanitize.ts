@@ -27,6 +27,18 @@ export function sanitizeTsv(s: string): string {
   return s.replace(TSV_UNSAFE_G, escapeChar);
 }
 
+const JSON_UNSAFE_G = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * For a JSON text from JSON.stringify, which escapes C0 but leaves DEL, C1 controls
+ * (U+009B is a CSI to some terminals), bidi overrides and U+2028/9 raw: those become
+ * `\u` escapes. Outside strings JSON.stringify writes only ASCII, and every escape it
+ * writes is complete, so the text still parses to the very same value.
+ */
+export function escapeJsonText(json: string): string {
+  return json.replace(JSON_UNSAFE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** For an e-mail header: one line, no CR/LF, bounded length. */
 export function sanitizeHeader(s: string, max = 200): string {
   const one = sanitize(s);
