@@ -73,3 +73,13 @@ export function processIo(): Io {
     stdinIsTty: Boolean(process.stdin.isTTY as boolean | undefined),
   };
 }
+
+/**
+ * Colour level for stdout: none unless it is a terminal, `--no-color` is absent and
+ * NO_COLOR is unset; `TERM=dumb` means none. On a terminal at least basic colour, even
+ * where chalk's detection says no (it turns colour off whenever `CI` is set).
+ */
+export function colourLevel(wanted: boolean, isTty: boolean, detected: { level: 0 | 1 | 2 | 3 } | false): 0 | 1 | 2 | 3 {
+  if (!wanted || !isTty || (process.env.NO_COLOR ?? '') !== '' || process.env.TERM === 'dumb') return 0;
+  return detected ? (detected.level === 0 ? 1 : detected.level) : 1;
+}

@@ -14,7 +14,7 @@ import { ReportAggregator } from '../report/aggregate.js';
 import { reportToHtml } from '../report/html.js';
 import { REPORT_FORMATS, reportToNdjson, reportToText, reportToTsv, type ReportFormat } from '../report/render.js';
 import { InputError } from '../sources/lines.js';
-import type { Io } from './io.js';
+import { colourLevel, type Io } from './io.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
 import { OPEN_TTL_MS } from './scan.js';
 import { parseTimeArg } from './time-args.js';
@@ -34,10 +34,7 @@ export interface ReportOptions {
   progress?: boolean | undefined;
 }
 
-function colourLevel(o: ReportOptions, isTty: boolean): 0 | 1 | 2 | 3 {
-  if (!o.color || !isTty || (process.env.NO_COLOR ?? '') !== '') return 0;
-  return supportsColor ? supportsColor.level : 0;
-}
+
 
 function hourOf(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number);
@@ -136,7 +133,7 @@ export async function runReport(files: readonly string[], o: ReportOptions, io: 
   if (format === 'ndjson') text = reportToNdjson(rep);
   else if (format === 'tsv') text = reportToTsv(rep);
   else if (format === 'html') text = reportToHtml(rep, { generator: `sendwatch ${version()}`, inputs, officeHours: oh });
-  else text = reportToText(rep, { chalk: new Chalk({ level: colourLevel(o, io.stdoutIsTty) }), officeHours: oh, inputs: inputs.length });
+  else text = reportToText(rep, { chalk: new Chalk({ level: colourLevel(o.color, io.stdoutIsTty, supportsColor) }), officeHours: oh, inputs: inputs.length });
   await io.out(text);
   return failed ? EXIT.RUNTIME : EXIT.OK;
 }

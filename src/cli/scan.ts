@@ -16,7 +16,7 @@ import { incidentsToText, incidentToNdjsonLine, incidentToTsvLine, OUTPUT_FORMAT
 import { IncidentTracker, type Incident } from '../alerts/incidents.js';
 import { parseTimeArg } from './time-args.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
-import type { Io } from './io.js';
+import { colourLevel, type Io } from './io.js';
 
 export interface ScanOptions {
   config?: string;
@@ -46,10 +46,7 @@ function checkChoice<T extends string>(flag: string, value: string, choices: rea
   return value as T;
 }
 
-function colourLevel(o: ScanOptions, isTty: boolean): 0 | 1 | 2 | 3 {
-  if (!o.color || !isTty || (process.env.NO_COLOR ?? '') !== '') return 0;
-  return supportsColor ? supportsColor.level : 0;
-}
+
 
 function describeInput(s: InputSummary): string {
   const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
@@ -138,7 +135,7 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
   progress.done();
   tracker.flush();
   if (format === 'text') {
-    const chalk = new Chalk({ level: colourLevel(o, io.stdoutIsTty) });
+    const chalk = new Chalk({ level: colourLevel(o.color, io.stdoutIsTty, supportsColor) });
     const text = { chalk, timezone: tz, evidenceLines: o.verbose ? 20 : 3, width: 240 };
     await io.out(o.findings ? (heldFindings.length ? toText(heldFindings, text) : '') : incidentsToText(heldIncidents, text));
   } else {
