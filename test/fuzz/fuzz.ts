@@ -18,7 +18,8 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { parsers } from '../../src/parsers/index.js';
-import { checkEveryTruncation, KNOWN_BUGS, propertiesOf, setProbe } from './properties.js';
+import type { Parser } from '../../src/parsers/types.js';
+import { checkEveryForgery, checkEveryTruncation, KNOWN_BUGS, propertiesOf, setProbe } from './properties.js';
 
 interface Options {
   readonly runs: number;
@@ -98,14 +99,18 @@ function work(job: Job): void {
   const post = (r: Report): void => port.postMessage(r);
   const wanted = (name: string): boolean => job.property === undefined || name.includes(job.property);
 
-  const sweep = 'every fixture line cut at every position';
-  if (wanted(sweep)) {
+  const sweeps: readonly [string, (p: Parser) => number][] = [
+    ['every fixture line cut at every position', checkEveryTruncation],
+    ['every forged field in every attacker-written value of every fixture event line', checkEveryForgery],
+  ];
+  for (const [sweep, run] of sweeps) {
+    if (!wanted(sweep)) continue;
     post({ type: 'start', property: sweep });
     const t0 = performance.now();
     let report = '';
     let runs = 0;
     try {
-      runs = checkEveryTruncation(parser);
+      runs = run(parser);
     } catch (e) {
       report = e instanceof Error ? e.message : String(e);
     }

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parsers } from '../../src/parsers/index.js';
-import { checkEveryTruncation, DEFAULT_SEED, KNOWN_BUGS, propertiesOf } from './properties.js';
+import { checkEveryForgery, checkEveryTruncation, DEFAULT_SEED, KNOWN_BUGS, propertiesOf } from './properties.js';
 
 /**
  * Properties that fail today because of a parser bug, with what is wrong: they still run
@@ -26,6 +26,9 @@ describe('fuzz: every parser on hostile input', () => {
       const truncTodo = KNOWN[`${parser.name}: every truncation`];
       it('every fixture line cut at every position', truncTodo === undefined ? {} : { todo: truncTodo }, () => {
         assert.ok(checkEveryTruncation(parser) > 0);
+      });
+      it('every forged field in every attacker-written value of every fixture event line', () => {
+        assert.ok(checkEveryForgery(parser) > 0);
       });
       for (const p of propertiesOf(parser)) {
         const todo = KNOWN[`${parser.name}: ${p.name}`];
