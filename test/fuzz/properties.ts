@@ -530,7 +530,36 @@ export const MAX_RECORDS_PER_LINE = 1000;
  * `todo` in parsers.test.ts; delete the entry once its parser is fixed.
  */
 export const KNOWN_BUGS: readonly KnownBug[] = [
-  // None open: the kerio Size overflow and the postfix auth=0/N loop were fixed (regression tests in parsers.test.ts).
+  {
+    parser: 'kerio',
+    what: 'a Recv line whose Size has 309+ digits gives size Infinity; the open message\'s snapshot writes it as null, '
+      + 'and a session opened with that snapshot throws "kerio: saved correlator state is not valid" '
+      + '(cron: every later run exits 3 until the state file is deleted)',
+    // Any `Size: ` in the line: the real field may come after a forged one inside an address.
+    matches: (line) => [...line.matchAll(/Size: *(\d{309,})/g)].some((m) => !Number.isFinite(Number(m[1]))),
+    check: () => {
+      const kerio = parsers.find((p) => p.name === 'kerio');
+      if (kerio) checkSession(kerio, corpusOf(kerio), [KERIO_HUGE_SIZE], 1);
+    },
+  },
+  {
+    parser: 'postfix',
+    what: 'a disconnect line\'s `auth=0/N` makes the correlator emit N auth-failure records, one per silent attempt, '
+      + 'in a loop over N (src/correlate/postfix.ts): `auth=0/99999999999999999999999999` never returns, so one line '
+      + '(which any local user can write with logger(1)) hangs scan and every cron run',
+    matches: (line) => authFailuresClaimed(line) > MAX_RECORDS_PER_LINE,
+    check: () => {
+      const postfix = parsers.find((p) => p.name === 'postfix');
+      if (!postfix) return;
+      let records = 0;
+      const session = postfix.open(parseContext(corpusOf(postfix)), correlateContext, () => {
+        records++;
+      });
+      // Two million, not 10^26: the bug shows without hanging the suite.
+      session.push({ source: 'fuzz.log', lineNo: 1, text: 'Feb 10 13:26:37 mx1 postfix/smtpd[126]: disconnect from unknown[192.0.2.3] ehlo=1 auth=0/2000000' });
+      if (records > MAX_RECORDS_PER_LINE) throw new Error(`one disconnect line gave ${records} records`);
+    },
+  },
 ];
 
 export function knownBug(parser: Parser, line: string): KnownBug | undefined {
