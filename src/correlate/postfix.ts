@@ -19,6 +19,8 @@ const MAX_EVIDENCE = 20;
 const MAX_RECIPIENTS = 1000;
 const MAX_TRACKED = 200_000;
 const MAX_SESSIONS = 50_000;
+/** Postfix's smtpd allows a few AUTH attempts per session; more in one line is not a real count. */
+const MAX_SILENT_PER_SESSION = 100;
 
 interface OpenMessage {
   account: string;
@@ -301,7 +303,8 @@ export function createPostfixCorrelator(
         const s = sessions.get(key);
         sessions.delete(key);
         // AUTH refused before TLS, or abandoned: Postfix logs no warning, only these counters.
-        const silent = e.authAttempts - e.authOk - (s?.warned ?? 0);
+        // Bounded: one line never turns into more than a handful of records.
+        const silent = Math.min(MAX_SILENT_PER_SESSION, e.authAttempts - e.authOk - (s?.warned ?? 0));
         for (let i = 0; i < silent; i++) {
           sink({
             kind: 'auth-failure', at: e.at, service: e.service, host: e.host,

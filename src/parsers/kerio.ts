@@ -365,7 +365,7 @@ export function parseRecv(
   const senderHost = s.slice(hostStart, hostEnd);
   return {
     type: 'recv', at, queueId, service, from: s.slice(fromStart, fromEnd), to: s.slice(toStart, toEnd),
-    size: Number(s.slice(sizeStart, sizeEnd)), senderHost, clientIp: cachedClientAddress(senderHost), user, ssl, subject, messageId,
+    size: sizeOf(s.slice(sizeStart, sizeEnd)), senderHost, clientIp: cachedClientAddress(senderHost), user, ssl, subject, messageId,
   };
 }
 
@@ -620,6 +620,12 @@ const plugin = defineParser<KerioEvent>({
  * checked and counted but not cut into events. Same records as pushing every event
  * (test/perf/equivalence.test.ts).
  */
+/** A size of hundreds of digits is Infinity, which JSON (the cron state) cannot hold: clamp it. */
+function sizeOf(digits: string): number {
+  const n = Number(digits);
+  return Number.isSafeInteger(n) ? n : Number.MAX_SAFE_INTEGER;
+}
+
 export const kerio: Parser = {
   ...plugin,
   open(pctx, cctx, sink, saved) {

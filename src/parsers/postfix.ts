@@ -313,9 +313,13 @@ export class PostfixLineParser {
       if (auth >= 0) {
         const v = s.slice(auth + 6, s.indexOf(' ', auth + 6) >>> 0);
         const slash = v.indexOf('/');
-        authOk = Number(slash < 0 ? v : v.slice(0, slash));
-        authAttempts = slash < 0 ? authOk : Number(v.slice(slash + 1));
-        if (!Number.isFinite(authOk) || !Number.isFinite(authAttempts)) return UNRECOGNISED;
+        // Postfix writes small decimal counters; anything else (`1e9`, `0x10`, 30 digits) is
+        // not its line, and must not make the correlator loop over a forged count.
+        const okText = slash < 0 ? v : v.slice(0, slash);
+        const attemptsText = slash < 0 ? v : v.slice(slash + 1);
+        if (!/^\d{1,6}$/.test(okText) || !/^\d{1,6}$/.test(attemptsText)) return UNRECOGNISED;
+        authOk = Number(okText);
+        authAttempts = Number(attemptsText);
       }
       // Without AUTH attempts a disconnect only ends the process's session state.
       if (authAttempts - authOk <= 0 && !this.wantsSession()) return NOT_WANTED;
