@@ -27,6 +27,7 @@ import { InputError, openInput, readLineBatches } from '../sources/lines.js';
 import { acquireLock, loadState, LockedError, saveState } from '../state/store.js';
 import type { OutboxEntry, SourceState, State } from '../state/schema.js';
 import type { Io } from './io.js';
+import { sanitize } from '../core/sanitize.js';
 import { passwordFileWarning } from './check-config.js';
 import { toNdjsonLine, toText, toTsvLine, type OutputFormat } from './output.js';
 import { Chalk } from 'chalk';
@@ -97,7 +98,7 @@ function report(io: Io, s: InputSummary, o: RunOptions): void {
   if (o.verbose) {
     const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
     io.err(`${s.name}: ${s.format}, ${total} new lines: ${s.counts.event} events, ${s.counts.ignored} ignored, ${s.counts.unrecognised} not understood; ${s.records} records`);
-    for (const l of s.unrecognisedSamples) io.err(`  not understood: ${l.source}:${l.lineNo}: ${l.text.slice(0, 300)}`);
+    for (const l of s.unrecognisedSamples) io.err(`  not understood: ${sanitize(l.source)}:${l.lineNo}: ${sanitize(l.text.slice(0, 300))}`);
   } else if (!o.quiet && s.counts.unrecognised > 0) {
     io.err(`${s.name}: ${s.counts.unrecognised} new lines not understood as ${s.format} (--verbose lists them)`);
   }

@@ -17,6 +17,7 @@ import { IncidentTracker, type Incident } from '../alerts/incidents.js';
 import { parseTimeArg } from './time-args.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
 import { colourLevel, type Io } from './io.js';
+import { sanitize } from '../core/sanitize.js';
 
 export interface ScanOptions {
   config?: string;
@@ -57,7 +58,7 @@ function describeInput(s: InputSummary): string {
 function reportInput(io: Io, s: InputSummary, o: ScanOptions): void {
   if (o.verbose) {
     io.err(describeInput(s));
-    for (const l of s.unrecognisedSamples) io.err(`  not understood: ${s.name}:${l.lineNo}: ${l.text.slice(0, 300)}`);
+    for (const l of s.unrecognisedSamples) io.err(`  not understood: ${sanitize(s.name)}:${l.lineNo}: ${sanitize(l.text.slice(0, 300))}`);
     const more = s.counts.unrecognised - s.unrecognisedSamples.length;
     if (more > 0) io.err(`  (${more} more not understood)`);
   } else if (!o.quiet && s.counts.unrecognised > 0) {
