@@ -9,7 +9,7 @@
  * or a bidi override shows up as a visible escape and cannot fake lines or reorder text.
  */
 import { sanitize, sanitizeHeader } from '../core/sanitize.js';
-import { zoneOffset } from '../core/time.js';
+import { formatLocal } from '../core/time.js';
 import { SEVERITY_RANK, type Severity } from '../core/types.js';
 import type { Alert, Digest, Verdict } from './types.js';
 
@@ -45,15 +45,8 @@ const REASON_TEXT: Readonly<Record<Alert['reason'], string>> = {
   reminder: 'reminder: still active',
 };
 
-/** `2026-03-06 21:19:00 +01:00` in the given zone. (Same output as cli/output's formatLocal; kept here so alerts do not depend on the CLI layer.) */
-export function formatZoned(at: number, tz: string): string {
-  const off = zoneOffset(tz, at);
-  const d = new Date(at + off);
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off) / 60_000;
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
+/** Times in the digest read as in the CLI's text output. */
+export const formatZoned = formatLocal;
 
 /**
  * Cuts a sanitised string to `max` characters and says how much was cut, so the reader

@@ -6,7 +6,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import { escapeJsonText, sanitize, sanitizeTsv } from '../core/sanitize.js';
-import { zoneOffset } from '../core/time.js';
+import { formatLocal } from '../core/time.js';
 import { SEVERITY_RANK, type Finding, type FindingData, type Severity } from '../core/types.js';
 import { familyOf, incidentAddresses, incidentAdvice, incidentCountries, incidentEvidence, type Incident } from '../alerts/incidents.js';
 
@@ -38,15 +38,7 @@ export function toTsvLine(f: Finding): string {
   return [new Date(f.at).toISOString(), f.severity, f.rule, f.account, f.message, evidence].map(sanitizeTsv).join('\t');
 }
 
-/** `2026-03-06 21:19:00 +01:00` in the given zone. */
-export function formatLocal(at: number, tz: string): string {
-  const off = zoneOffset(tz, at);
-  const d = new Date(at + off);
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off) / 60_000;
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
+export { formatLocal };
 
 const worst = (fs: readonly Finding[]): Severity =>
   fs.reduce<Severity>((w, f) => (SEVERITY_RANK[f.severity] > SEVERITY_RANK[w] ? f.severity : w), 'info');

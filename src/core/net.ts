@@ -55,3 +55,13 @@ export class NetMatcher {
     return hit;
   }
 }
+
+/**
+ * A logged client address in one spelling: IPv4, or IPv6 in lower case, with the
+ * `IPv6:` address-literal prefix (Postfix, the MTA) removed. Anything else
+ * (`unknown`, a host name) is not an address: undefined.
+ */
+export function normaliseIp(addr: string): string | undefined {
+  const a = addr.length > 5 && addr.charCodeAt(4) === 58 && addr.slice(0, 4).toLowerCase() === 'ipv6' ? addr.slice(5) : addr;
+  return isIP(a) ? a.toLowerCase() : undefined;
+}

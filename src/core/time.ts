@@ -165,3 +165,13 @@ export function parseOffset(s: string): number {
   if (h > 23 || m > 59) return NaN;
   return sign * (h * 60 + m) * 60_000;
 }
+
+/** `2026-03-06 21:19:00 +01:00`: a wall-clock time in `tz`, with its offset, for people to read. */
+export function formatLocal(at: number, tz: string): string {
+  const off = zoneOffset(tz, at);
+  const d = new Date(at + off);
+  const sign = off < 0 ? '-' : '+';
+  const abs = Math.abs(off) / 60_000;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} ${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}

@@ -9,8 +9,8 @@
  * values are attacker-written (addresses, HELO names, message ids, SMTP replies), so
  * scanning is by index with at most one anchored, quantifier-bounded regex per field.
  */
-import { isIP } from 'node:net';
 import { stripAngles } from '../core/address.js';
+import { normaliseIp as normaliseAddress } from '../core/net.js';
 import { monthIndex, parseOffset, zonedToEpoch } from '../core/time.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -163,12 +163,11 @@ const startsWithCI = (s: string, prefix: string, at = 0): boolean => {
 const ipCache = new Map<string, string | null>();
 const IP_CACHE_SIZE = 4096;
 
-/** Accepts IPv4, IPv6 and the `IPv6:` address-literal prefix; anything else is not an address. */
+/** core's normaliseIp, remembered per text: the server's own address is in every transport field. */
 export function normaliseIp(addr: string): string | undefined {
   const known = ipCache.get(addr);
   if (known !== undefined) return known ?? undefined;
-  const a = startsWithCI(addr, 'ipv6:') ? addr.slice(5) : addr;
-  const ip = isIP(a) ? a.toLowerCase() : undefined;
+  const ip = normaliseAddress(addr);
   if (ipCache.size >= IP_CACHE_SIZE) ipCache.clear();
   ipCache.set(addr, ip ?? null);
   return ip;

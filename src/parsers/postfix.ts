@@ -6,8 +6,8 @@
  * fields that follow attacker text are found from the end of the line, and a line whose
  * attacker text makes the split ambiguous is unrecognised rather than guessed at.
  */
-import { isIP } from 'node:net';
 import { stripAngles } from '../core/address.js';
+import { normaliseIp } from '../core/net.js';
 import type { LogLine } from '../core/types.js';
 import { createPostfixCorrelator, type PostfixInterest } from '../correlate/postfix.js';
 import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult, type Parser } from './types.js';
@@ -173,11 +173,7 @@ function clientIpAt(s: string, from: number): string | undefined {
   return close < 0 ? undefined : normaliseIp(s.slice(open + 1, close));
 }
 
-/** Accepts IPv4, IPv6 and Postfix's `ipv6:` prefix; drops `unknown` and anything that is not an address. */
-export function normaliseIp(addr: string): string | undefined {
-  const a = addr.startsWith('IPv6:') || addr.startsWith('ipv6:') ? addr.slice(5) : addr;
-  return isIP(a) ? a.toLowerCase() : undefined;
-}
+export { normaliseIp };
 
 /** Value of `key` (e.g. `sasl_username=`) up to the next `, ` or end, starting the search at `from`. */
 function fieldValue(s: string, key: string, from: number): string | undefined {

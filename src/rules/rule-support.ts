@@ -7,6 +7,9 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
+import { ipv6Groups } from './client-address.js';
+
+export { ipv6Groups };
 
 /** Severity of a SEVERITY_RANK value (0 info, 1 warning, 2 critical). */
 export function severityOfRank(rank: number): Severity {
@@ -26,25 +29,6 @@ export function percent(share: number): number {
 
 // ---------------------------------------------------------------------------
 // Client addresses
-
-/** The eight 16-bit groups of an IPv6 address (`::` and a dotted IPv4 tail allowed), or undefined. */
-export function ipv6Groups(ip: string): number[] | undefined {
-  if (isIP(ip) !== 6) return undefined;
-  let text = ip;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    // A dotted IPv4 tail is two groups: rewrite it so only one shape is parsed.
-    const [a = 0, b = 0, c = 0, d = 0] = text.slice(lastColon + 1).split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
-  const halves = text.split('::');
-  const left = parse(halves[0] ?? '');
-  if (halves.length === 1) return left.length === 8 ? left : undefined;
-  const right = parse(halves[1] ?? '');
-  const fill = 8 - left.length - right.length;
-  return fill >= 1 ? [...left, ...new Array<number>(fill).fill(0), ...right] : undefined;
-}
 
 /** A client address in one spelling, or undefined when there is none to count. */
 export interface ClientAddress {
