@@ -108,9 +108,12 @@ export function scoreSignals(signals: readonly Finding[], o: IncidentOptions): {
   return { score, severity, families: counted.sort((a, b) => b[1] - a[1]).map(([f]) => f) };
 }
 
-/** Keeps the incident's signals bounded: the strongest per rule first, then the earliest. */
-function trimSignals(signals: Finding[]): Finding[] {
-  if (signals.length <= MAX_SIGNALS) return signals;
+/**
+ * Keeps the incident's signals bounded: the strongest per rule first, then the earliest.
+ * In place, since an incident collects thousands of findings on a busy account.
+ */
+function trimSignals(signals: Finding[]): boolean {
+  if (signals.length <= MAX_SIGNALS) return false;
   const best = new Map<string, Finding>();
   for (const s of signals) {
     const b = best.get(s.rule);
@@ -121,7 +124,10 @@ function trimSignals(signals: Finding[]): Finding[] {
     if (keep.size >= MAX_SIGNALS) break;
     keep.add(s);
   }
-  return signals.filter((s) => keep.has(s));
+  let n = 0;
+  for (const s of signals) if (keep.has(s)) signals[n++] = s;
+  signals.length = n;
+  return true;
 }
 
 const SignalSchema = z.object({
@@ -145,9 +151,13 @@ const SnapshotSchema = z.object({
 export class IncidentTracker {
   private readonly open = new Map<string, Incident>();
   private readonly gapMs: number;
+  /** No open incident is idle before this log time (lastSeen + gap of the quietest). */
+  private idleHorizon = -Infinity;
+  private readonly pointsRise: boolean;
 
   constructor(private readonly o: IncidentOptions, private readonly onClose: (i: Incident) => void, saved?: unknown) {
     this.gapMs = o.gapMinutes * 60_000;
+    this.pointsRise = o.points.info <= o.points.warning && o.points.warning <= o.points.critical;
     const r = SnapshotSchema.safeParse(saved);
     if (r.success) for (const i of r.data.open) this.open.set(i.account, i);
   }
@@ -163,14 +173,32 @@ export class IncidentTracker {
       inc = { account: f.account, firstSeen: f.at, lastSeen: f.at, signals: [], score: 0, severity: 'info', findings: 0 };
       this.open.set(f.account, inc);
     }
-    inc.firstSeen = Math.min(inc.firstSeen, f.at);
-    inc.lastSeen = Math.max(inc.lastSeen, f.at);
+    if (f.at < inc.firstSeen) inc.firstSeen = f.at;
+    if (f.at > inc.lastSeen) inc.lastSeen = f.at;
+    if (inc.lastSeen + this.gapMs < this.idleHorizon) this.idleHorizon = inc.lastSeen + this.gapMs;
     inc.findings++;
-    inc.signals = trimSignals([...inc.signals, { ...f, evidence: f.evidence.slice(0, EVIDENCE_PER_SIGNAL) }]);
-    const s = scoreSignals(inc.signals, this.o);
-    inc.score = s.score;
-    inc.severity = s.severity;
+    // Trimming keeps each rule's strongest signal, so with points rising with severity no
+    // family's best value ever falls: the score changes only when this signal beats the
+    // best of its family so far.
+    const raises = this.raisesFamily(inc, f);
+    inc.signals.push({ ...f, evidence: f.evidence.slice(0, EVIDENCE_PER_SIGNAL) });
+    const trimmed = trimSignals(inc.signals);
+    if (raises || (trimmed && !this.pointsRise)) {
+      const s = scoreSignals(inc.signals, this.o);
+      inc.score = s.score;
+      inc.severity = s.severity;
+    }
     return inc;
+  }
+
+  private raisesFamily(inc: Incident, f: Finding): boolean {
+    const v = weightOf(f.rule, this.o) * this.o.points[f.severity];
+    if (v <= 0) return inc.signals.length === 0;
+    const fam = familyOf(f.rule);
+    for (const s of inc.signals) {
+      if (familyOf(s.rule) === fam && weightOf(s.rule, this.o) * this.o.points[s.severity] >= v) return false;
+    }
+    return true;
   }
 
   get(account: string): Incident | undefined {
@@ -179,12 +207,18 @@ export class IncidentTracker {
 
   /** Closes incidents quiet for longer than the gap as of log time `now`. */
   closeIdle(now: number): void {
+    // Called after every batch of lines: walk the open incidents only once one can be due.
+    if (now <= this.idleHorizon) return;
+    let horizon = Infinity;
     for (const [k, inc] of this.open) {
       if (now - inc.lastSeen > this.gapMs) {
         this.open.delete(k);
         this.onClose(inc);
+      } else if (inc.lastSeen + this.gapMs < horizon) {
+        horizon = inc.lastSeen + this.gapMs;
       }
     }
+    this.idleHorizon = horizon;
   }
 
   /** End of an ad-hoc scan: every open incident is closed. */

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { IncidentOptionsSchema, IncidentTracker, scoreSignals, type Incident } from '../../src/alerts/incidents.js';
 import type { Finding, Severity } from '../../src/core/types.js';
 
@@ -78,5 +79,60 @@ describe('incident tracker', () => {
     const inc = closed[0];
     assert.ok(inc && inc.signals.length <= 30 && inc.findings === 201);
     assert.ok(inc.signals.some((s) => s.severity === 'critical'));
+  });
+});
+
+describe('incident tracker, incremental bookkeeping (property)', () => {
+  it('a site whose points do not rise with severity: the score follows a signal that trimming drops', () => {
+    const o = IncidentOptionsSchema.parse({ points: { info: 5, warning: 1, critical: 1 } });
+    const t = new IncidentTracker(o, () => undefined);
+    for (let i = 0; i < 29; i++) t.add(f('countries', 'warning', T0 + i * 1000));
+    const before = t.add(f('countries', 'info', T0 + 30_000)).score;
+    const inc = t.add(f('foreign-sender-host', 'critical', T0 + 31_000));
+    assert.ok(!inc.signals.some((s) => s.severity === 'info'), 'the late info signal was trimmed');
+    assert.ok(inc.score < before);
+    assert.deepEqual([inc.score, inc.severity], [scoreSignals(inc.signals, o).score, scoreSignals(inc.signals, o).severity]);
+  });
+
+  const RULES = ['odd-hours', 'foreign-sender-host', 'countries', 'sends-per-account', 'volume-baseline', 'auth-failures', 'no-such-rule'];
+  const SEVERITIES: Severity[] = ['info', 'warning', 'critical'];
+  const ACCOUNTS = ['a@x', 'b@x'];
+  const step = fc.oneof(
+    fc.record({ add: fc.constant(true), rule: fc.constantFrom(...RULES), severity: fc.constantFrom(...SEVERITIES), minutes: fc.integer({ min: -30, max: 120 }), account: fc.constantFrom(...ACCOUNTS) }),
+    // Close at an account's last finding plus the gap, give or take a millisecond: the edge.
+    fc.record({ add: fc.constant(false), account: fc.constantFrom(...ACCOUNTS), ms: fc.constantFrom(-1, 0, 1) }),
+  );
+  const options = fc.record({
+    // Points need not rise with severity: a site may weigh an info above a warning.
+    points: fc.record({ info: fc.integer({ min: 0, max: 8 }), warning: fc.integer({ min: 0, max: 8 }), critical: fc.integer({ min: 0, max: 8 }) }),
+    weights: fc.dictionary(fc.constantFrom(...RULES), fc.constantFrom(0, 0.5, 1, 2)),
+    gapMinutes: fc.integer({ min: 60, max: 400 }),
+  });
+
+  it('the score kept while adding is always the score of the kept signals, and closeIdle closes exactly the idle incidents', () => {
+    fc.assert(fc.property(options, fc.array(step, { maxLength: 150 }), (raw, steps) => {
+      const o = IncidentOptionsSchema.parse(raw);
+      const gap = o.gapMinutes * 60_000;
+      const closed: Incident[] = [];
+      const t = new IncidentTracker(o, (i) => closed.push(i));
+      let now = T0;
+      for (const s of steps) {
+        if (s.add) {
+          now = Math.max(now, T0 + s.minutes * 60_000);
+          const inc = t.add(f(s.rule, s.severity, T0 + s.minutes * 60_000, s.account));
+          const want = scoreSignals(inc.signals, o);
+          assert.deepEqual([inc.score, inc.severity], [want.score, want.severity]);
+        } else {
+          const at = (t.get(s.account)?.lastSeen ?? now) + gap + s.ms;
+          const before = closed.length;
+          t.closeIdle(at);
+          for (const inc of closed.slice(before)) assert.ok(at - inc.lastSeen > gap, 'closed an incident that was not idle');
+          for (const a of ACCOUNTS) {
+            const open = t.get(a);
+            assert.ok(open === undefined || at - open.lastSeen <= gap, `left ${a}'s idle incident open`);
+          }
+        }
+      }
+    }), { seed: 20261122, numRuns: 300 });
   });
 });
