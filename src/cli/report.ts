@@ -18,6 +18,7 @@ import { colourLevel, type Io } from './io.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
 import { OPEN_TTL_MS } from './scan.js';
 import { parseTimeArg } from './time-args.js';
+import { boundHeapGrowth } from '../core/heap.js';
 
 export interface ReportOptions {
   config?: string | undefined;
@@ -87,6 +88,7 @@ function version(): string {
 }
 
 export async function runReport(files: readonly string[], o: ReportOptions, io: Io): Promise<number> {
+  boundHeapGrowth();
   if (!(REPORT_FORMATS as readonly string[]).includes(o.output)) throw new UsageError(`--output: "${o.output}" is not one of ${REPORT_FORMATS.join(', ')}`);
   const format = o.output as ReportFormat;
   if (!/^\d+$/.test(o.top)) throw new UsageError(`--top: "${o.top}" is not a whole number (0 for every account)`);

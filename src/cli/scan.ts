@@ -18,6 +18,7 @@ import { parseTimeArg } from './time-args.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
 import { colourLevel, type Io } from './io.js';
 import { sanitize } from '../core/sanitize.js';
+import { boundHeapGrowth } from '../core/heap.js';
 
 export interface ScanOptions {
   config?: string;
@@ -70,6 +71,7 @@ function reportInput(io: Io, s: InputSummary, o: ScanOptions): void {
 }
 
 export async function runScan(files: readonly string[], o: ScanOptions, io: Io): Promise<number> {
+  boundHeapGrowth();
   const format = checkChoice('--output', o.output, OUTPUT_FORMATS);
   const minSeverity = checkChoice('--min-severity', o.minSeverity, SEVERITIES);
   if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
