@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { IncidentOptionsSchema, IncidentTracker, scoreSignals, type Incident } from '../../src/alerts/incidents.js';
+import { IncidentOptionsSchema, IncidentTracker, restoreOpenIncidents, scoreSignals, type Incident } from '../../src/alerts/incidents.js';
 import type { Finding, Severity } from '../../src/core/types.js';
 
 const O = IncidentOptionsSchema.parse({});
@@ -134,5 +134,44 @@ describe('incident tracker, incremental bookkeeping (property)', () => {
         }
       }
     }), { seed: 20261122, numRuns: 300 });
+  });
+});
+
+describe('restoring a saved tracker', () => {
+  const saved = (): { v: number; open: Record<string, unknown>[] } => {
+    const t = new IncidentTracker(O, () => undefined);
+    t.add(f('odd-hours', 'info', T0));
+    t.add(f('countries', 'warning', T0 + 60_000));
+    return JSON.parse(JSON.stringify(t.snapshot())) as { v: number; open: Record<string, unknown>[] };
+  };
+
+  it('takes back exactly what was saved, without keys it does not know', () => {
+    const s = saved();
+    const inc = s.open[0];
+    assert.ok(inc);
+    inc.extra = 'x';
+    const back = restoreOpenIncidents(s);
+    assert.ok(back);
+    assert.deepEqual(back, JSON.parse(JSON.stringify(saved().open)));
+  });
+
+  it('drops a snapshot that is out of shape anywhere, as a whole', () => {
+    const broken: [string, (s: ReturnType<typeof saved>) => void][] = [
+      ['version', (s) => { s.v = 2; }],
+      ['severity', (s) => { (s.open[0] as { severity: string }).severity = 'fatal'; }],
+      ['a signal time', (s) => { ((s.open[0] as { signals: { at: unknown }[] }).signals[1] as { at: unknown }).at = '1'; }],
+      ['a data value', (s) => { ((s.open[0] as { signals: { data: Record<string, unknown> }[] }).signals[0] as { data: Record<string, unknown> }).data.n = null; }],
+      ['an evidence line', (s) => { ((s.open[0] as { signals: { evidence: unknown[] }[] }).signals[0] as { evidence: unknown[] }).evidence.push({ source: 'x', lineNo: 1 }); }],
+      ['an infinite count', (s) => { (s.open[0] as { findings: number }).findings = Infinity; }],
+    ];
+    for (const [what, breakIt] of broken) {
+      const s = saved();
+      breakIt(s);
+      assert.equal(restoreOpenIncidents(s), undefined, what);
+      const t = new IncidentTracker(O, () => undefined, s);
+      assert.equal(t.get('a@example.edu'), undefined, what);
+    }
+    assert.equal(restoreOpenIncidents(null), undefined);
+    assert.equal(restoreOpenIncidents({ v: 1, open: {} }), undefined);
   });
 });
