@@ -375,7 +375,8 @@ export function decodeEntities(v: string): string {
       continue;
     }
     const name = v.slice(amp + 1, semi);
-    let rep: string | undefined = ENTITIES[name];
+    // Own keys only: `&constructor;` must not find Object.prototype's.
+    let rep: string | undefined = Object.hasOwn(ENTITIES, name) ? ENTITIES[name] : undefined;
     if (rep === undefined && name.charCodeAt(0) === 35) {
       const hex = name.charCodeAt(1) === 120 || name.charCodeAt(1) === 88;
       const digits = name.slice(hex ? 2 : 1);

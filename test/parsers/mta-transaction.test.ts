@@ -480,6 +480,7 @@ describe('mta-transaction: hostile input', () => {
   it('decodes entities without trusting them', () => {
     assert.equal(decodeEntities('a&lt;b&gt;&amp;&quot;&apos;&#65;&#x42;&#X43;'), 'a<b>&"\'ABC');
     assert.equal(decodeEntities('&nope; &#xD800; &#99999999; & &;'), '&nope; &#xD800; &#99999999; & &;');
+    assert.equal(decodeEntities('&constructor;&toString;&__proto__;&hasOwnProperty;'), '&constructor;&toString;&__proto__;&hasOwnProperty;', 'no name of Object.prototype is an entity');
   });
 
   it('splits a U record summary from its login', () => {
