@@ -69,20 +69,18 @@ const FILE = 1;
 const OTHER = 2;
 const PREFIXES = ['m:', 'f:', ''] as const;
 
-interface KnownEntry extends Known {
-  /** When the key was first remembered, across namespaces: its place in the one order of all keys. */
-  readonly seq: number;
-}
-
 /**
  * Message ids and queue files to accounts. One map per namespace keyed by the value as
- * logged, so no `m:`/`f:` key is built per record; together they keep the one
- * first-remembered order a single prefixed map had, which is the order trimming and
- * snapshots follow.
+ * logged, so no `m:`/`f:` key is built per record; a log of the keys in the order they
+ * were first remembered keeps the one order a single prefixed map had, which trimming
+ * and snapshots follow. Every key in a map is in the log once: only trimming deletes,
+ * and it takes the log's oldest.
  */
 class KnownIndex {
-  private readonly maps: readonly Map<string, KnownEntry>[] = [new Map(), new Map(), new Map()];
-  private seq = 0;
+  private readonly maps: readonly Map<string, Known>[] = [new Map(), new Map(), new Map()];
+  private logNs: number[] = [];
+  private logKeys: string[] = [];
+  private head = 0;
 
   constructor(private readonly cap: number) {}
 
@@ -91,66 +89,51 @@ class KnownIndex {
   }
 
   set(ns: number, key: string, account: string, at: number): void {
-    this.put(ns, key, account, at);
+    this.put(ns, key, { account, at });
     this.trim();
   }
 
   /** Remembers a snapshot's key, prefix and all; a snapshot is taken in whole, trimmed only by the next set. */
   restore(key: string, known: Known): void {
     const ns = key.startsWith('m:') ? MESSAGE_ID : key.startsWith('f:') ? FILE : OTHER;
-    this.put(ns, ns === OTHER ? key : key.slice(2), known.account, known.at);
-  }
-
-  /** A key seen again keeps its place, as Map#set leaves it. */
-  private put(ns: number, key: string, account: string, at: number): void {
-    const map = this.maps[ns];
-    if (map === undefined) return;
-    const k = map.get(key);
-    if (k !== undefined) {
-      k.account = account;
-      k.at = at;
-    } else map.set(key, { account, at, seq: this.seq++ });
+    this.put(ns, ns === OTHER ? key : key.slice(2), known);
   }
 
   /** All keys with their prefixes, oldest first. */
   entries(): [string, Known][] {
     const out: [string, Known][] = [];
-    this.walk(Infinity, (ns, key, k) => out.push([`${PREFIXES[ns] ?? ''}${key}`, { account: k.account, at: k.at }]));
+    for (let i = this.head; i < this.logKeys.length; i++) {
+      const ns = this.logNs[i] ?? OTHER;
+      const key = this.logKeys[i] ?? '';
+      const k = this.maps[ns]?.get(key);
+      if (k !== undefined) out.push([`${PREFIXES[ns] ?? ''}${key}`, k]);
+    }
     return out;
+  }
+
+  /** A key seen again keeps its place, as Map#set leaves it; a new one goes to the end of the log. */
+  private put(ns: number, key: string, known: Known): void {
+    const map = this.maps[ns];
+    if (map === undefined) return;
+    const size = map.size;
+    map.set(key, known);
+    if (map.size !== size) {
+      this.logNs.push(ns);
+      this.logKeys.push(key);
+    }
   }
 
   /** Drops the oldest tenth of the keys once past the cap: one walk, not one per insert. */
   private trim(): void {
-    const size = this.size();
+    const size = this.logKeys.length - this.head;
     if (size <= this.cap) return;
-    this.walk(size - Math.floor(this.cap * 0.9), (ns, key) => this.maps[ns]?.delete(key));
-  }
-
-  private size(): number {
-    let n = 0;
-    for (const m of this.maps) n += m.size;
-    return n;
-  }
-
-  /** Calls `f` on the `count` oldest keys, merging the maps' own (first-insertion) orders by `seq`. */
-  private walk(count: number, f: (ns: number, key: string, k: KnownEntry) => void): void {
-    const its = this.maps.map((m) => m.entries());
-    const heads = its.map((it) => it.next());
-    for (let left = count; left > 0; left--) {
-      let ns = -1;
-      let oldest = Infinity;
-      heads.forEach((h, i) => {
-        if (!h.done && h.value[1].seq < oldest) {
-          oldest = h.value[1].seq;
-          ns = i;
-        }
-      });
-      const h = heads[ns];
-      const it = its[ns];
-      if (h === undefined || h.done === true || it === undefined) return;
-      heads[ns] = it.next();
-      f(ns, h.value[0], h.value[1]);
+    for (let drop = size - Math.floor(this.cap * 0.9); drop > 0; drop--) {
+      this.maps[this.logNs[this.head] ?? OTHER]?.delete(this.logKeys[this.head] ?? '');
+      this.head++;
     }
+    this.logNs = this.logNs.slice(this.head);
+    this.logKeys = this.logKeys.slice(this.head);
+    this.head = 0;
   }
 }
 
