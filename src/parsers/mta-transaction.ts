@@ -14,14 +14,17 @@ import {
   stripAddressType, USEFUL_HEADERS, XmlAttributes,
   type MtaConnection, type MtaEvent, type MtaMessage,
 } from './mta-fields.js';
-import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult } from './types.js';
+import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult, type Parser } from './types.js';
 
 export type { MtaEvent } from './mta-fields.js';
 
-type Result = ParseResult<MtaEvent>;
+/**
+ * What one line comes to, the event unwrapped: a scan session takes one per line and
+ * need not allocate a ParseResult for it.
+ */
+type Result = MtaEvent | ParseResult<never>;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-const event = (e: MtaEvent): Result => ({ kind: 'event', event: e });
 
 /**
  * Format 1 pads each channel to 12 columns; a run of blanks this long before the entry
@@ -47,10 +50,10 @@ function headerEvent(at: number, stamp: string, text: string, process?: string):
   if (colon <= 0 || colon > 80) return IGNORED;
   const name = text.slice(0, colon).trim().toLowerCase();
   if (!USEFUL_HEADERS.has(name)) return IGNORED;
-  return event({
+  return {
     type: 'header', at, stamp, name, value: text.slice(colon + 1).trim(),
     ...(process !== undefined ? { process } : {}),
-  });
+  };
 }
 
 /** Which head tokens are node, process id and channels (-1: none). */
@@ -189,7 +192,7 @@ function messageRecord(s: string, at: number, stamp: string, act: number): Resul
   if (clientIp !== undefined) e.clientIp = clientIp;
   if (opt.diagnostic !== undefined) e.diagnostic = opt.diagnostic;
   if (opt.text !== undefined) e.reason = opt.text;
-  return event(e);
+  return e;
 }
 
 function fillCommon(e: Mutable<MtaMessage> | Mutable<MtaConnection>, node?: string, process?: string): void {
@@ -237,7 +240,7 @@ function connectionRecord(s: string, at: number, stamp: string, dir: number): Re
     const outcome = authOutcome(e.diagnostic, message);
     if (outcome !== undefined) e.auth = outcome;
   } else if (opt.text !== undefined) e.message = opt.text;
-  return event(e);
+  return e;
 }
 
 /** Formats 1-3: `DD-Mon-YYYY HH:MM:SS.cc [node] [process] channels entry …`. */
@@ -300,7 +303,7 @@ function xmlMessage(a: XmlAttributes, at: number, stamp: string): Result {
   if (ss?.helo !== undefined) e.helo = ss.helo;
   const clientIp = ss?.ip ?? (INBOUND_ACTIONS.has(action) ? parseTransport(a.get('tr') ?? '')?.remoteIp : undefined);
   if (clientIp !== undefined) e.clientIp = clientIp;
-  return event(e);
+  return e;
 }
 
 function xmlConnection(a: XmlAttributes, at: number, stamp: string): Result {
@@ -327,7 +330,7 @@ function xmlConnection(a: XmlAttributes, at: number, stamp: string): Result {
     const outcome = authOutcome(di, mi);
     if (outcome !== undefined) e.auth = outcome;
   }
-  return event(e);
+  return e;
 }
 
 /** `<he …/>`: the header is whichever attribute holds `Name: value`. */
@@ -360,7 +363,8 @@ export function parseXml(s: string, stamps: StampCache): Result {
   return xmlHeader(a, at, ts);
 }
 
-export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => Result {
+/** A line parser for one input that answers events unwrapped (see Result). */
+function createLineReader(ctx: ParseContext): (line: LogLine) => Result {
   const stamps = new StampCache(ctx.timezone);
   return (line) => {
     let s = line.text;
@@ -375,6 +379,14 @@ export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => Resul
       // A parser bug must cost one line, never the scan.
       return UNRECOGNISED;
     }
+  };
+}
+
+export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => ParseResult<MtaEvent> {
+  const read = createLineReader(ctx);
+  return (line) => {
+    const r = read(line);
+    return 'kind' in r ? r : { kind: 'event', event: r };
   };
 }
 
@@ -395,10 +407,30 @@ export function detectMtaTransaction(sample: readonly string[]): number {
   return Math.min(1, (ours / lines) * 0.95 + 0.05);
 }
 
-export const mtaTransaction = defineParser<MtaEvent>({
+const plugin = defineParser<MtaEvent>({
   name: 'mta-transaction',
   description: 'Messaging Server (Oracle/Sun) MTA transaction log mail.log_current, LOG_FORMAT 1-4',
   detect: detectMtaTransaction,
   createLineParser: createMtaLineParser,
   createCorrelator: createMtaCorrelator,
 });
+
+/** The plugin, with a scan session that hands events to the correlator without wrapping each in a ParseResult. */
+export const mtaTransaction: Parser = {
+  ...plugin,
+  open(pctx, cctx, sink, saved) {
+    const read = createLineReader(pctx);
+    const correlator = createMtaCorrelator(cctx, sink, saved);
+    return {
+      push(line) {
+        const r = read(line);
+        if ('kind' in r) return r.kind;
+        correlator.push(r, line);
+        return 'event';
+      },
+      flush: () => correlator.flush(),
+      snapshot: () => correlator.snapshot(),
+      diagnostics: () => correlator.diagnostics?.() ?? [],
+    };
+  },
+};
