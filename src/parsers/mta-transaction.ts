@@ -25,7 +25,6 @@ export type { MtaEvent } from './mta-fields.js';
 type Result = MtaEvent | ParseResult<never>;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-
 /**
  * Format 1 pads each channel to 12 columns; a run of blanks this long before the entry
  * code is an empty destination-channel column (dequeue and `J` records), not a separator.
