@@ -17,6 +17,8 @@ import type { AuthFailure, Delivery, DeliveryStatus, LogLine, Submission } from 
 import type { KerioAuthFailure, KerioEvent, KerioRecv, KerioResult, KerioSent } from '../parsers/kerio.js';
 import type { CorrelateContext, Correlator, RecordSink } from '../parsers/types.js';
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export interface KerioLimits {
   /** A message is complete when an event is this much later than its last Recv line. */
   readonly quietMs: number;
@@ -50,8 +52,8 @@ interface OpenMessage {
   readonly service: string;
   readonly from: string;
   readonly recipients: string[];
-  /** Rebuilt from `recipients` on restore; not part of the snapshot. */
-  readonly seen: Set<string>;
+  /** `recipients` as a set once they are too many to search; not part of the snapshot. */
+  seen: Set<string> | undefined;
   readonly clientIp: string | null;
   readonly messageId: string | null;
   readonly subject: string;
@@ -115,8 +117,11 @@ function isServerGenerated(service: string): boolean {
 export interface KerioInterest {
   /** Whether a Recv line with this service and login (null: unauthenticated) is tracked. */
   recv(service: string, user: string | null): boolean;
-  /** Whether Sent lines of this Queue-ID are attributed: an open or remembered message. */
-  sent(queueId: string): boolean;
+  /**
+   * Whether a Sent line of this Queue-ID at `at` is attributed: an open or remembered
+   * message. Time moves on to `at` first, as pushing the line would do.
+   */
+  sent(queueId: string, at: number): boolean;
   /** A line whose event was not wanted: time moves on all the same. */
   advance(at: number): void;
 }
@@ -128,27 +133,44 @@ function copyLine(line: LogLine): LogLine {
 function openMessage(e: KerioRecv, login: string, line: LogLine, defaultDomain: string | undefined): OpenMessage {
   return {
     queueId: e.queueId, at: e.at, lastAt: e.at, login, account: normaliseAccount(login, defaultDomain),
-    service: e.service, from: e.from, recipients: [e.to], seen: new Set([e.to]), clientIp: e.clientIp,
+    service: e.service, from: e.from, recipients: [e.to], seen: undefined, clientIp: e.clientIp,
     messageId: e.messageId, subject: e.subject, size: e.size, evidence: [copyLine(line)], held: [],
   };
 }
 
+/** Recipients searched in their list up to this many; a message with more gets a set. */
+const MAX_SCANNED_RECIPIENTS = 16;
+
+/** Adds `to` to the message's recipients unless it is there already. */
+function addRecipient(m: OpenMessage, to: string): void {
+  if (m.seen === undefined) {
+    if (m.recipients.includes(to)) return;
+    m.recipients.push(to);
+    if (m.recipients.length > MAX_SCANNED_RECIPIENTS) m.seen = new Set(m.recipients);
+  } else if (!m.seen.has(to)) {
+    m.seen.add(to);
+    m.recipients.push(to);
+  }
+}
+
+/**
+ * The record of a completed message, built by assignment in the key order records have
+ * always had (they are compared as serialised): cheaper than spreading optional keys.
+ * The message's arrays are handed over, since a completed message is never changed again.
+ */
 function submissionOf(m: OpenMessage): Submission {
-  return {
-    kind: 'submission',
-    at: m.at,
-    account: m.account,
-    login: m.login,
-    ...(m.from !== '' ? { envelopeFrom: m.from } : {}),
-    recipients: m.recipients.slice(),
-    recipientCount: m.recipients.length,
-    ...(m.clientIp !== null ? { clientIp: m.clientIp } : {}),
-    service: m.service,
-    ...(m.messageId !== null ? { messageId: m.messageId } : {}),
-    subject: m.subject,
-    size: m.size,
-    evidence: m.evidence.slice(),
-  };
+  // Filled in below, before anyone sees it.
+  const s = { kind: 'submission', at: m.at, account: m.account, login: m.login } as Mutable<Submission>;
+  if (m.from !== '') s.envelopeFrom = m.from;
+  s.recipients = m.recipients;
+  s.recipientCount = m.recipients.length;
+  if (m.clientIp !== null) s.clientIp = m.clientIp;
+  s.service = m.service;
+  if (m.messageId !== null) s.messageId = m.messageId;
+  s.subject = m.subject;
+  s.size = m.size;
+  s.evidence = m.evidence;
+  return s;
 }
 
 function deliveryOf(e: KerioSent, line: LogLine, account: string): Delivery {
@@ -186,7 +208,9 @@ function fromJson(j: KerioSnapshot['open'][number]): OpenMessage {
     ...(d.account !== undefined ? { account: d.account } : {}),
     ...(d.host !== undefined ? { host: d.host } : {}),
   }));
-  return { ...j, recipients: j.recipients.slice(), seen: new Set(j.recipients), evidence: j.evidence.slice(), held };
+  const recipients = j.recipients.slice();
+  const seen = recipients.length > MAX_SCANNED_RECIPIENTS ? new Set(recipients) : undefined;
+  return { ...j, recipients, seen, evidence: j.evidence.slice(), held };
 }
 
 /** Parses a saved snapshot; undefined/null means a first run. Throws on anything else that is not one. */
@@ -245,6 +269,19 @@ export function createKerioCorrelator(
   const remembered = new Map<string, Remembered>();
   const rememberedOrder = new Fifo<Remembered>();
   let withoutClientIp = 0;
+  /**
+   * What `sent` last found, so the Sent line's event that follows is attributed without
+   * looking its Queue-ID up twice; dropped whenever a message is opened, completed or forgotten.
+   */
+  let lookedUp: string | undefined;
+  let foundOpen: OpenMessage | undefined;
+  let foundRemembered: Remembered | undefined;
+
+  function forgetLookup(): void {
+    lookedUp = undefined;
+    foundOpen = undefined;
+    foundRemembered = undefined;
+  }
 
   function remember(r: Remembered): void {
     if (rememberedOrder.size >= limits.maxRemembered) forgetOldest();
@@ -253,6 +290,7 @@ export function createKerioCorrelator(
   }
 
   function forgetOldest(): void {
+    forgetLookup();
     const r = rememberedOrder.shift();
     // A Queue-ID completed twice is remembered by its newer entry only.
     if (r && remembered.get(r.queueId) === r) remembered.delete(r.queueId);
@@ -261,6 +299,7 @@ export function createKerioCorrelator(
   function completeOldest(): void {
     const m = openOrder.shift();
     if (!m) return;
+    forgetLookup();
     open.delete(m.queueId);
     if (m.clientIp === null) withoutClientIp++;
     sink(submissionOf(m));
@@ -279,23 +318,28 @@ export function createKerioCorrelator(
     if (!m) {
       if (openOrder.size >= limits.maxOpen) completeOldest();
       const fresh = openMessage(e, e.user, line, ctx.defaultDomain);
+      forgetLookup();
       open.set(e.queueId, fresh);
       openOrder.push(fresh);
       return;
     }
-    if (!m.seen.has(e.to)) {
-      m.seen.add(e.to);
-      m.recipients.push(e.to);
-    }
+    addRecipient(m, e.to);
     if (m.evidence.length < limits.maxEvidence) m.evidence.push(copyLine(line));
     if (e.at > m.lastAt) m.lastAt = e.at;
   }
 
+  function lookUp(queueId: string): void {
+    lookedUp = queueId;
+    foundOpen = open.get(queueId);
+    foundRemembered = foundOpen === undefined ? remembered.get(queueId) : undefined;
+  }
+
   function onSent(e: KerioSent, line: LogLine): void {
-    const m = open.get(e.queueId);
+    if (e.queueId !== lookedUp) lookUp(e.queueId);
+    const m = foundOpen;
     if (m) m.held.push(deliveryOf(e, line, m.account));
     else {
-      const r = remembered.get(e.queueId);
+      const r = foundRemembered;
       // Neither: inbound mail, or a message submitted before this log began.
       if (r) sink(deliveryOf(e, line, r.account));
     }
@@ -313,7 +357,11 @@ export function createKerioCorrelator(
 
   return {
     recv: (service, user) => user !== null && !isServerGenerated(service),
-    sent: (queueId) => open.has(queueId) || remembered.has(queueId),
+    sent(queueId, at) {
+      expire(at);
+      lookUp(queueId);
+      return foundOpen !== undefined || foundRemembered !== undefined;
+    },
     advance: expire,
     push(event, line) {
       expire(event.at);

@@ -12,9 +12,11 @@
  * majority of a busy server costs a few counters.
  */
 import { normaliseAccount } from '../core/address.js';
-import type { AuthFailure, Delivery, DeliveryStatus, Evidence, LogLine, Submission } from '../core/types.js';
+import type { AuthFailure, AuthSuccess, Delivery, DeliveryStatus, Evidence, LogLine, Submission } from '../core/types.js';
 import { replyCode, type MtaConnection, type MtaEvent, type MtaHeader, type MtaMessage } from '../parsers/mta-fields.js';
 import type { CorrelateContext, Correlator, RecordSink } from '../parsers/types.js';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** A message is complete when the log is this far past its last enqueue record. */
 export const QUIET_MS = 30_000;
@@ -58,6 +60,81 @@ interface OpenMessage {
 interface Known {
   account: string;
   at: number;
+}
+
+/** Namespaces of the known index, by the prefix their keys carry in a snapshot. */
+const MESSAGE_ID = 0;
+const FILE = 1;
+/** A snapshot key with neither prefix (no version writes one): kept whole, as it always was. */
+const OTHER = 2;
+const PREFIXES = ['m:', 'f:', ''] as const;
+
+/**
+ * Message ids and queue files to accounts. One map per namespace keyed by the value as
+ * logged, so no `m:`/`f:` key is built per record; a log of the keys in the order they
+ * were first remembered keeps the one order a single prefixed map had, which trimming
+ * and snapshots follow. Every key in a map is in the log once: only trimming deletes,
+ * and it takes the log's oldest.
+ */
+class KnownIndex {
+  private readonly maps: readonly Map<string, Known>[] = [new Map(), new Map(), new Map()];
+  private logNs: number[] = [];
+  private logKeys: string[] = [];
+  private head = 0;
+
+  constructor(private readonly cap: number) {}
+
+  get(ns: number, key: string): Known | undefined {
+    return this.maps[ns]?.get(key);
+  }
+
+  set(ns: number, key: string, account: string, at: number): void {
+    this.put(ns, key, { account, at });
+    this.trim();
+  }
+
+  /** Remembers a snapshot's key, prefix and all; a snapshot is taken in whole, trimmed only by the next set. */
+  restore(key: string, known: Known): void {
+    const ns = key.startsWith('m:') ? MESSAGE_ID : key.startsWith('f:') ? FILE : OTHER;
+    this.put(ns, ns === OTHER ? key : key.slice(2), known);
+  }
+
+  /** All keys with their prefixes, oldest first. */
+  entries(): [string, Known][] {
+    const out: [string, Known][] = [];
+    for (let i = this.head; i < this.logKeys.length; i++) {
+      const ns = this.logNs[i] ?? OTHER;
+      const key = this.logKeys[i] ?? '';
+      const k = this.maps[ns]?.get(key);
+      if (k !== undefined) out.push([`${PREFIXES[ns] ?? ''}${key}`, k]);
+    }
+    return out;
+  }
+
+  /** A key seen again keeps its place, as Map#set leaves it; a new one goes to the end of the log. */
+  private put(ns: number, key: string, known: Known): void {
+    const map = this.maps[ns];
+    if (map === undefined) return;
+    const size = map.size;
+    map.set(key, known);
+    if (map.size !== size) {
+      this.logNs.push(ns);
+      this.logKeys.push(key);
+    }
+  }
+
+  /** Drops the oldest tenth of the keys once past the cap: one walk, not one per insert. */
+  private trim(): void {
+    const size = this.logKeys.length - this.head;
+    if (size <= this.cap) return;
+    for (let drop = size - Math.floor(this.cap * 0.9); drop > 0; drop--) {
+      this.maps[this.logNs[this.head] ?? OTHER]?.delete(this.logKeys[this.head] ?? '');
+      this.head++;
+    }
+    this.logNs = this.logNs.slice(this.head);
+    this.logKeys = this.logKeys.slice(this.head);
+    this.head = 0;
+  }
 }
 
 /** What the connection records said about one SMTP session (LOG_PROCESS id). */
@@ -139,7 +216,7 @@ export function deliveryStatus(e: MtaMessage): DeliveryStatus | undefined {
 
 export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, saved?: unknown): Correlator<MtaEvent> {
   const open = new Map<string, OpenMessage>();
-  const known = new Map<string, Known>();
+  const known = new KnownIndex(MAX_KNOWN);
   const sessions = new Map<string, Session>();
   let now = 0;
   let swept = 0;
@@ -147,7 +224,7 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
   let last: { key: string; stamp: string } | undefined;
   if (isSnapshot(saved)) {
     for (const m of saved.open) open.set(m.key, m);
-    for (const [k, v] of saved.known) known.set(k, v);
+    for (const [k, v] of saved.known) known.restore(k, v);
     for (const [k, v] of saved.sessions) sessions.set(k, v);
     now = saved.now;
     swept = saved.swept;
@@ -162,19 +239,20 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     open.delete(m.key);
     stats.submissions++;
     if (m.clientIp === undefined) stats.submissionsNoIp++;
-    const s: Submission = {
-      kind: 'submission', at: m.at, account: m.account, login: m.login,
-      ...(m.envelopeFrom !== '' ? { envelopeFrom: m.envelopeFrom } : {}),
-      ...(m.headerFrom !== undefined ? { headerFrom: m.headerFrom } : {}),
-      recipients: m.recipients.slice(), recipientCount: m.recipientCount,
-      ...(m.clientIp !== undefined ? { clientIp: m.clientIp } : {}),
-      service: m.service,
-      ...(m.host !== undefined ? { host: m.host } : {}),
-      ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
-      ...(m.subject !== undefined ? { subject: m.subject } : {}),
-      ...(m.size !== undefined ? { size: m.size } : {}),
-      evidence: m.evidence.slice(),
-    };
+    // Built by assignment in the key order records have always had (they are compared
+    // as serialised); the arrays are handed over, as a completed message is not touched again.
+    const s = { kind: 'submission', at: m.at, account: m.account, login: m.login } as Mutable<Submission>;
+    if (m.envelopeFrom !== '') s.envelopeFrom = m.envelopeFrom;
+    if (m.headerFrom !== undefined) s.headerFrom = m.headerFrom;
+    s.recipients = m.recipients;
+    s.recipientCount = m.recipientCount;
+    if (m.clientIp !== undefined) s.clientIp = m.clientIp;
+    s.service = m.service;
+    if (m.host !== undefined) s.host = m.host;
+    if (m.messageId !== undefined) s.messageId = m.messageId;
+    if (m.subject !== undefined) s.subject = m.subject;
+    if (m.size !== undefined) s.size = m.size;
+    s.evidence = m.evidence;
     sink(s);
   };
 
@@ -198,14 +276,9 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     }
   };
 
-  const remember = (key: string, account: string, at: number): void => {
-    known.set(key, { account, at });
-    trim(known, MAX_KNOWN);
-  };
-
   /** Age is checked on lookup, so pruning never changes an answer (a split log gives the same records). */
-  const accountFor = (key: string): string | undefined => {
-    const k = known.get(key);
+  const accountFor = (ns: number, key: string): string | undefined => {
+    const k = known.get(ns, key);
     return k !== undefined && now - k.at <= ctx.openTtlMs ? k.account : undefined;
   };
 
@@ -219,8 +292,9 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
   const loginFor = (e: MtaMessage): string | undefined =>
     e.login ?? (e.modifiers.includes('A') ? sessionFor(e.process)?.login : undefined);
 
-  const sameMessage = (m: OpenMessage, e: MtaMessage): boolean => {
-    if (m.pairs.includes(`${e.origTo}\0${e.to}`)) return false;
+  /** Whether `e`, whose `origTo\0to` is `pair`, continues `m` rather than starting the next message. */
+  const sameMessage = (m: OpenMessage, e: MtaMessage, pair: string): boolean => {
+    if (m.pairs.includes(pair)) return false;
     if (e.filename !== undefined && e.dstChannel !== undefined) {
       const prefix = `${e.dstChannel}\0`;
       const file = m.files.find((f) => f.startsWith(prefix));
@@ -246,9 +320,10 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     }
     const account = normaliseAccount(login, ctx.defaultDomain);
     const key = `${login}\0${e.from}\0${e.process ?? ''}\0${e.messageId ?? ''}`;
+    const pair = `${e.origTo}\0${e.to}`;
     let m = open.get(key);
     // Sweeps run once a second: a message already due is complete whether swept or not.
-    if (m !== undefined && (e.at - m.lastAt > QUIET_MS || !sameMessage(m, e))) {
+    if (m !== undefined && (e.at - m.lastAt > QUIET_MS || !sameMessage(m, e, pair))) {
       complete(m);
       m = undefined;
     }
@@ -256,14 +331,14 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
       m = {
         key, at: e.at, lastAt: e.at, login, account, envelopeFrom: e.from, pairs: [], files: [], recipients: [],
         recipientCount: 0, service: e.srcChannel, evidence: [],
-        ...(e.node !== undefined ? { host: e.node } : {}),
-        ...(e.messageId !== undefined ? { messageId: e.messageId } : {}),
       };
-    }
-    open.delete(key);
+      if (e.node !== undefined) m.host = e.node;
+      if (e.messageId !== undefined) m.messageId = e.messageId;
+    } else open.delete(key);
+    // Re-inserted: the map is kept in last-touched order.
     open.set(key, m);
     m.lastAt = Math.max(m.lastAt, e.at);
-    if (m.pairs.length < MAX_RECIPIENTS) m.pairs.push(`${e.origTo}\0${e.to}`);
+    if (m.pairs.length < MAX_RECIPIENTS) m.pairs.push(pair);
     if (e.filename !== undefined && e.dstChannel !== undefined && m.files.length < MAX_RECIPIENTS) {
       const f = `${e.dstChannel}\0${e.filename}`;
       if (!m.files.includes(f)) m.files.push(f);
@@ -277,8 +352,8 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     if (m.clientIp === undefined && ip !== undefined) m.clientIp = ip;
     if (e.size !== undefined && (m.size === undefined || e.size > m.size)) m.size = e.size;
     if (m.evidence.length < MAX_EVIDENCE) m.evidence.push(evidenceOf(line));
-    if (e.messageId !== undefined) remember(`m:${e.messageId}`, account, e.at);
-    if (e.filename !== undefined) remember(`f:${e.filename}`, account, e.at);
+    if (e.messageId !== undefined) known.set(MESSAGE_ID, e.messageId, account, e.at);
+    if (e.filename !== undefined) known.set(FILE, e.filename, account, e.at);
     if (pending?.stamp === e.stamp) {
       if (pending.from !== undefined) applyHeader(m, 'from', pending.from);
       if (pending.subject !== undefined) applyHeader(m, 'subject', pending.subject);
@@ -296,20 +371,17 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     const status = deliveryStatus(e);
     if (status === undefined) return;
     let account: string | undefined;
-    if (e.messageId !== undefined) account = accountFor(`m:${e.messageId}`);
-    if (account === undefined && e.filename !== undefined) account = accountFor(`f:${e.filename}`);
+    if (e.messageId !== undefined) account = accountFor(MESSAGE_ID, e.messageId);
+    if (account === undefined && e.filename !== undefined) account = accountFor(FILE, e.filename);
     if (account === undefined && e.action === 'J') {
       // A refused enqueue is the submitter's own record; a dequeue's username is the MTA's.
       const login = loginFor(e);
       if (login !== undefined) account = normaliseAccount(login, ctx.defaultDomain);
     }
-    const recipient = recipientOf(e);
-    const d: Delivery = {
-      kind: 'delivery', at: e.at, recipient, status,
-      ...(account !== undefined ? { account } : {}),
-      ...(e.node !== undefined ? { host: e.node } : {}),
-      evidence: [evidenceOf(line)],
-    };
+    const d = { kind: 'delivery', at: e.at, recipient: recipientOf(e), status } as Mutable<Delivery>;
+    if (account !== undefined) d.account = account;
+    if (e.node !== undefined) d.host = e.node;
+    d.evidence = [evidenceOf(line)];
     sink(d);
   };
 
@@ -331,11 +403,14 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
       sessions.delete(c.process);
       return;
     }
-    const s: Session = sessions.get(c.process) ?? { at: c.at };
+    let s = sessions.get(c.process);
+    if (s === undefined) {
+      s = { at: c.at };
+      sessions.set(c.process, s);
+    }
     s.at = c.at;
     if (c.remoteIp !== undefined) s.ip ??= c.remoteIp;
     if (c.action === 'U' && c.auth === 'success' && c.login !== undefined) s.login = c.login;
-    sessions.set(c.process, s);
     trim(sessions, MAX_SESSIONS);
   };
 
@@ -343,25 +418,23 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     stats.connections++;
     trackSession(c);
     if (c.action !== 'U' || c.auth === undefined) return;
-    const base = {
-      at: c.at, service: c.channel, evidence: [evidenceOf(line)],
-      ...(c.remoteIp !== undefined ? { clientIp: c.remoteIp } : {}),
-      ...(c.node !== undefined ? { host: c.node } : {}),
-    };
-    if (c.auth === 'success') {
-      if (c.login === undefined) return;
-      sink({ kind: 'auth-success', ...base, login: c.login, account: normaliseAccount(c.login, ctx.defaultDomain) });
-      return;
+    if (c.auth === 'success' && c.login === undefined) return;
+    // Keys in the order records have always had: kind, at, service, evidence, clientIp, host, then the rest.
+    const r = { kind: c.auth === 'success' ? 'auth-success' : 'auth-failure', at: c.at, service: c.channel, evidence: [evidenceOf(line)] } as
+      Mutable<AuthSuccess> | Mutable<AuthFailure>;
+    if (c.remoteIp !== undefined) r.clientIp = c.remoteIp;
+    if (c.node !== undefined) r.host = c.node;
+    if (c.login !== undefined) {
+      r.login = c.login;
+      r.account = normaliseAccount(c.login, ctx.defaultDomain);
     }
-    const mechanism = mechanismOf(c.diagnostic);
-    const reason = c.message ?? c.diagnostic;
-    const f: AuthFailure = {
-      kind: 'auth-failure', ...base,
-      ...(c.login !== undefined ? { login: c.login, account: normaliseAccount(c.login, ctx.defaultDomain) } : {}),
-      ...(mechanism !== undefined ? { mechanism } : {}),
-      ...(reason !== undefined ? { reason } : {}),
-    };
-    sink(f);
+    if (r.kind === 'auth-failure') {
+      const mechanism = mechanismOf(c.diagnostic);
+      const reason = c.message ?? c.diagnostic;
+      if (mechanism !== undefined) r.mechanism = mechanism;
+      if (reason !== undefined) r.reason = reason;
+    }
+    sink(r);
   };
 
   return {
@@ -380,7 +453,7 @@ export function createMtaCorrelator(ctx: CorrelateContext, sink: RecordSink, sav
     },
     snapshot(): Snapshot {
       return {
-        v: 1, now, swept, open: [...open.values()], known: [...known], sessions: [...sessions],
+        v: 1, now, swept, open: [...open.values()], known: known.entries(), sessions: [...sessions],
         ...(pending !== undefined ? { pending } : {}),
         ...(last !== undefined ? { last } : {}),
       };

@@ -121,20 +121,47 @@ export function parseWallClock(s: string): WallClock | undefined {
   return { year, month0, day, hour, minute, second };
 }
 
-function isHex8(s: string, from: number): boolean {
+/**
+ * The 8 characters at s[from, from + 8) read as parseInt(…, 16) reads them, or -1 when
+ * one is no hex digit. U+0010..U+0019 pass as digits (OR-ing 0x20 folds them onto `0`-`9`,
+ * which is how Queue-IDs were always checked) and end the number there as they end
+ * parseInt's, NaN when first: hostile Queue-IDs keep giving the times they always gave.
+ */
+function hex8At(s: string, from: number): number {
+  let v = 0;
+  let ended = false;
   for (let i = from; i < from + 8; i++) {
-    const c = s.charCodeAt(i) | 0x20; // folds A-F onto a-f; digits are unchanged
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    const c = s.charCodeAt(i);
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if ((c >= 97 && c <= 102) || (c >= 65 && c <= 70)) d = (c | 0x20) - 87;
+    else if (c >= 0x10 && c <= 0x19) {
+      if (i === from) v = NaN;
+      ended = true;
+      continue;
+    } else return -1;
+    if (!ended) v = v * 16 + d;
   }
-  return true;
+  return v;
+}
+
+/** Queueing time (epoch s) of the Queue-ID at s[from, to) `<8 hex epoch s>-<8 hex counter>`, or undefined. */
+function queueIdEpochAt(s: string, from: number, to: number): number | undefined {
+  if (to - from !== 17 || s.charCodeAt(from + 8) !== 45 || hex8At(s, from + 9) < 0) return undefined;
+  const epoch = hex8At(s, from);
+  return epoch < 0 ? undefined : epoch;
 }
 
 /** Queueing time (epoch ms) encoded in a Queue-ID `<8 hex epoch s>-<8 hex counter>`, or undefined. */
 export function queueIdEpoch(queueId: string): number | undefined {
-  if (queueId.length !== 17 || queueId.charCodeAt(8) !== 45 || !isHex8(queueId, 0) || !isHex8(queueId, 9)) {
-    return undefined;
-  }
-  return parseInt(queueId.slice(0, 8), 16) * 1000;
+  const epoch = queueIdEpochAt(queueId, 0, queueId.length);
+  return epoch === undefined ? undefined : epoch * 1000;
+}
+
+/** See inferOffset; `queued` in epoch seconds. */
+function offsetFrom(wallAsUtc: number, queued: number): number | undefined {
+  const offset = Math.round((wallAsUtc - queued * 1000) / QUARTER_HOUR) * QUARTER_HOUR;
+  return Math.abs(offset) <= MAX_OFFSET ? offset : undefined;
 }
 
 /**
@@ -143,47 +170,50 @@ export function queueIdEpoch(queueId: string): number | undefined {
  * quarter hour every real zone uses. Undefined when implausible.
  */
 export function inferOffset(wallAsUtc: number, queueId: string): number | undefined {
-  const queued = queueIdEpoch(queueId);
-  if (queued === undefined) return undefined;
-  const offset = Math.round((wallAsUtc - queued) / QUARTER_HOUR) * QUARTER_HOUR;
-  return Math.abs(offset) <= MAX_OFFSET ? offset : undefined;
+  const queued = queueIdEpochAt(queueId, 0, queueId.length);
+  return queued === undefined ? undefined : offsetFrom(wallAsUtc, queued);
 }
 
 /**
  * Turns stamps into UTC for one input. Consecutive lines mostly share their second,
- * so the last parsed prefix is cached; the zone conversion runs only on a miss and
- * only while no offset has been learnt from a Queue-ID.
+ * so the last line whose stamp was parsed is kept and the next one compared with it in
+ * place; the zone conversion runs only on a miss and only while no offset has been
+ * learnt from a Queue-ID.
  */
 class KerioClock {
-  private key = '';
+  /** The last line whose stamp was parsed: compared in place, since a slice of it as the key cost more than the parse. */
+  private stampLine = '';
   private wall: WallClock | undefined;
   private wallAsUtc = NaN;
   private zoned = NaN;
   private offset: number | undefined;
-  private learntFrom = '';
+  /** Queueing time (epoch s) and stamp the offset was last learnt from. */
+  private learntFrom = NaN;
   private learntAt = NaN;
 
   constructor(private readonly timezone: string) {}
 
   /** Reads the line's stamp; false when the line has none. */
   read(s: string): boolean {
-    if (this.key !== '' && s.startsWith(this.key) && s.charCodeAt(STAMP_LEN) === 32) return true;
+    if (this.stampLine !== '' && s.charCodeAt(STAMP_LEN) === 32 && sameStamp(s, this.stampLine)) return true;
     const w = parseWallClock(s);
     if (!w) return false;
-    this.key = s.slice(0, STAMP_LEN);
+    this.stampLine = s;
     this.wall = w;
     this.wallAsUtc = Date.UTC(w.year, w.month0, w.day, w.hour, w.minute, w.second);
     this.zoned = NaN;
     return true;
   }
 
-  /** Adopts the offset a Recv line's Queue-ID tells, for this and all following lines. */
-  learn(queueId: string): void {
+  /** Adopts the offset told by a Recv line's Queue-ID at s[from, to), for this and all following lines. */
+  learn(s: string, from: number, to: number): void {
+    const queued = queueIdEpochAt(s, from, to);
+    if (queued === undefined) return;
     // The N Recv lines of one message share stamp and Queue-ID: learn once.
-    if (queueId === this.learntFrom && this.wallAsUtc === this.learntAt) return;
-    this.learntFrom = queueId;
+    if (queued === this.learntFrom && this.wallAsUtc === this.learntAt) return;
+    this.learntFrom = queued;
     this.learntAt = this.wallAsUtc;
-    const off = inferOffset(this.wallAsUtc, queueId);
+    const off = offsetFrom(this.wallAsUtc, queued);
     if (off !== undefined) this.offset = off;
   }
 
@@ -196,6 +226,12 @@ class KerioClock {
     }
     return this.zoned;
   }
+}
+
+/** Whether `s` starts with the same `[DD/Mon/YYYY HH:MM:SS]` as the stamped line `prev`: from the end, where lines differ. */
+function sameStamp(s: string, prev: string): boolean {
+  for (let i = STAMP_LEN - 1; i >= 0; i--) if (s.charCodeAt(i) !== prev.charCodeAt(i)) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -221,8 +257,17 @@ function skipSeparator(s: string, pos: number): number {
  */
 function addressEnd(s: string, pos: number): number {
   if (pos < 0 || s.charCodeAt(pos) !== 60) return -1;
-  let quoted = false;
-  for (let i = pos + 1; i < s.length; i++) {
+  // Nearly every address has no quote: then the first `>` closes it, found by indexOf.
+  const gt = s.indexOf('>', pos + 1);
+  if (gt < 0) return -1;
+  for (let i = pos + 1; i < gt; i++) if (s.charCodeAt(i) === 34) return quotedAddressEnd(s, i);
+  return gt + 1;
+}
+
+/** addressEnd from the first quote `q` on. */
+function quotedAddressEnd(s: string, q: number): number {
+  let quoted = true;
+  for (let i = q + 1; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (quoted) {
       if (c === 92) i++;
@@ -247,6 +292,17 @@ function valueEnd(s: string, pos: number): number {
 
 function trimEndSpaces(s: string): string {
   return s.charCodeAt(s.length - 1) === 32 ? s.trimEnd() : s;
+}
+
+/**
+ * The Status value at s[from, to) without trailing blanks, or null when empty. Kerio
+ * writes one blank after it (`Status: 2.0.0 ,`): that one is cut in place, anything
+ * odder goes through trimEndSpaces.
+ */
+function statusAt(s: string, from: number, to: number): string | null {
+  const last = s.charCodeAt(to - 2);
+  if (to - from >= 2 && s.charCodeAt(to - 1) === 32 && last > 32 && last < 127) return s.slice(from, to - 1);
+  return trimEndSpaces(s.slice(from, to)) || null;
 }
 
 /** Longest text an address (IPv6 with a zone id included) can take; longer cannot be one. */
@@ -284,23 +340,19 @@ const RECV_MSGID = ', Msg-Id: <';
 const RECV_MSGID_TIGHT = ',Msg-Id: <';
 
 /**
- * Subject and Msg-Id from the free text after `Subject: `. The Msg-Id is the last
- * field, so the Subject runs to the LAST `, Msg-Id: <` whose `<...>` closes the line:
- * a Subject quoting `, Msg-Id: <x>` cannot take the real one's place.
+ * Where the Subject that starts at `from` ends: the Msg-Id is the last field, so the
+ * Subject runs to the LAST `, Msg-Id: <` whose `<...>` closes the line, and a Subject
+ * quoting `, Msg-Id: <x>` cannot take the real one's place. -1: no Msg-Id, the Subject
+ * runs to the end.
  */
-function splitSubject(s: string, from: number): { subject: string; messageId: string | null } {
-  if (s.charCodeAt(s.length - 1) === 62) {
-    // The comma-without-space form is looked for only when the usual one is absent:
-    // a backward scan of a long line for a marker that is not there costs its length.
-    const wide = s.lastIndexOf(RECV_MSGID);
-    const cut = wide >= from ? wide : s.lastIndexOf(RECV_MSGID_TIGHT);
-    if (cut >= from) {
-      const idStart = cut + (cut === wide ? RECV_MSGID.length : RECV_MSGID_TIGHT.length);
-      const id = s.slice(idStart, s.length - 1);
-      return { subject: s.slice(from, cut), messageId: id === '' ? null : id };
-    }
-  }
-  return { subject: s.slice(from), messageId: null };
+function subjectEnd(s: string, from: number): number {
+  if (s.charCodeAt(s.length - 1) !== 62) return -1;
+  // The comma-without-space form is looked for only when the usual one is absent:
+  // a backward scan of a long line for a marker that is not there costs its length.
+  const wide = s.lastIndexOf(RECV_MSGID);
+  if (wide >= from) return wide;
+  const tight = s.lastIndexOf(RECV_MSGID_TIGHT);
+  return tight >= from ? tight : -1;
 }
 
 /**
@@ -308,15 +360,18 @@ function splitSubject(s: string, from: number): { subject: string; messageId: st
  * (User: U, )?SSL: yes|no, Subject: TEXT, Msg-Id: <ID>`. The fixed fields are read
  * left to right in their fixed order and nothing after `Subject: ` is consulted for
  * them, so no Subject can change who sent a message or from where.
- * `timeOf(queueId)` gives the line's time once its Queue-ID is known.
+ * The line's time is known once its Queue-ID is (it may tell the server's offset).
  */
-export function parseRecv(
-  s: string, start: number, timeOf: (queueId: string) => number, interest?: KerioInterest,
+function parseRecv(
+  s: string, start: number, clock: KerioClock, interest?: KerioInterest,
 ): KerioRecv | typeof NOT_WANTED | undefined {
+  // Only positions are kept until the line is known to be well-formed and wanted: most
+  // lines are inbound mail, checked and counted but never cut into strings.
   let p = expectKey(s, start, 'Recv: Queue-ID: ');
   if (p < 0) return undefined;
   let e = valueEnd(s, p);
-  const queueId = s.slice(p, e);
+  const queueStart = p;
+  const queueEnd = e;
   p = expectKey(s, skipSeparator(s, e), 'Service: ');
   if (p < 0) return undefined;
   e = valueEnd(s, p);
@@ -356,15 +411,24 @@ export function parseRecv(
   let ssl: boolean;
   if (s.startsWith('yes', p)) { ssl = true; p += 3; } else if (s.startsWith('no', p)) { ssl = false; p += 2; } else return undefined;
   p = expectKey(s, skipSeparator(s, p), 'Subject: ');
-  if (p < 0 || queueId === '' || serviceStart === serviceEnd || (userStart >= 0 && userStart === userEnd)) return undefined;
-  const at = timeOf(queueId);
+  if (p < 0 || queueStart === queueEnd || serviceStart === serviceEnd || (userStart >= 0 && userStart === userEnd)) return undefined;
+  clock.learn(s, queueStart, queueEnd);
+  const at = clock.now();
   const service = s.slice(serviceStart, serviceEnd);
   const user = userStart < 0 ? null : s.slice(userStart, userEnd);
   if (interest !== undefined && !interest.recv(service, user)) return NOT_WANTED;
-  const { subject, messageId } = splitSubject(s, p);
+  const cut = subjectEnd(s, p);
+  let subject: string;
+  let messageId: string | null = null;
+  if (cut < 0) subject = s.slice(p);
+  else {
+    subject = s.slice(p, cut);
+    const idStart = cut + (s.charCodeAt(cut + 1) === 32 ? RECV_MSGID.length : RECV_MSGID_TIGHT.length);
+    if (idStart < s.length - 1) messageId = s.slice(idStart, s.length - 1);
+  }
   const senderHost = s.slice(hostStart, hostEnd);
   return {
-    type: 'recv', at, queueId, service, from: s.slice(fromStart, fromEnd), to: s.slice(toStart, toEnd),
+    type: 'recv', at, queueId: s.slice(queueStart, queueEnd), service, from: s.slice(fromStart, fromEnd), to: s.slice(toStart, toEnd),
     size: sizeOf(s.slice(sizeStart, sizeEnd)), senderHost, clientIp: cachedClientAddress(senderHost), user, ssl, subject, messageId,
   };
 }
@@ -373,6 +437,18 @@ const RESULTS: ReadonlySet<string> = new Set<KerioResult>(['delivered', 'relayed
 
 function isResult(s: string): s is KerioResult {
   return RESULTS.has(s);
+}
+
+const isLetter = (c: number): boolean => (c | 0x20) >= 97 && (c | 0x20) <= 122;
+
+/** The Result value at s[from, to) as trimmed text, if it is one; the common unpadded word is compared in place. */
+function resultAt(s: string, from: number, to: number): KerioResult | undefined {
+  if (to - from >= 6 && isLetter(s.charCodeAt(from)) && isLetter(s.charCodeAt(to - 1))) {
+    const word = to - from === 9 ? 'delivered' : to - from === 8 ? 'deferred' : to - from === 7 ? 'relayed' : to - from === 6 ? 'failed' : '';
+    return word !== '' && s.startsWith(word, from) ? word : undefined;
+  }
+  const r = s.slice(from, to).trim();
+  return isResult(r) ? r : undefined;
 }
 
 /**
@@ -392,16 +468,16 @@ export function parseSent(s: string, start: number, at: number, interest?: Kerio
   p = expectKey(s, skipSeparator(s, e), 'Result: ');
   if (p < 0) return undefined;
   e = valueEnd(s, p);
-  const result = s.slice(p, e).trim();
-  if (!isResult(result)) return undefined;
-  if (interest !== undefined && !interest.sent(queueId)) return NOT_WANTED;
+  const result = resultAt(s, p, e);
+  if (result === undefined) return undefined;
+  if (interest !== undefined && !interest.sent(queueId, at)) return NOT_WANTED;
   let status: string | null = null;
   let remoteHost: string | null = null;
   let messageId: string | null = null;
   p = skipSeparator(s, e);
   if (p >= 0 && s.startsWith('Status: ', p)) {
     e = valueEnd(s, p + 8);
-    status = trimEndSpaces(s.slice(p + 8, e)) || null;
+    status = statusAt(s, p + 8, e);
     p = skipSeparator(s, e);
   }
   if (p >= 0 && s.startsWith('Remote-Host: ', p)) {
@@ -410,8 +486,10 @@ export function parseSent(s: string, start: number, at: number, interest?: Kerio
     p = skipSeparator(s, e);
   }
   if (p >= 0 && s.startsWith('Msg-Id: ', p)) {
-    const raw = s.slice(p + 8);
-    messageId = (raw.charCodeAt(0) === 60 && raw.charCodeAt(raw.length - 1) === 62 ? raw.slice(1, -1) : raw) || null;
+    const from = p + 8;
+    if (s.charCodeAt(from) === 60 && s.charCodeAt(s.length - 1) === 62 && s.length - from >= 2) {
+      messageId = s.length - 1 > from + 1 ? s.slice(from + 1, s.length - 1) : null;
+    } else messageId = s.slice(from) || null;
   }
   return { type: 'sent', at, queueId, recipient: s.slice(recipientStart, recipientEnd), result, status, remoteHost, messageId };
 }
@@ -554,14 +632,8 @@ const NOT_WANTED_RESULT: ParseResult<KerioEvent> = Object.freeze({
 /** Turns Kerio lines into events for one input; with an `interest`, see NOT_WANTED. */
 export class KerioLineParser {
   private readonly clock: KerioClock;
-  private readonly timeOfRecv: (queueId: string) => number;
   constructor(ctx: ParseContext, private readonly interest?: KerioInterest) {
-    const clock = new KerioClock(ctx.timezone);
-    this.clock = clock;
-    this.timeOfRecv = (queueId) => {
-      clock.learn(queueId);
-      return clock.now();
-    };
+    this.clock = new KerioClock(ctx.timezone);
   }
 
   /** Time of the last line with a stamp. */
@@ -570,16 +642,25 @@ export class KerioLineParser {
   }
 
   parse(line: LogLine): ParseResult<KerioEvent> {
+    const r = this.next(line);
+    if (typeof r === 'symbol') return NOT_WANTED_RESULT;
+    return 'kind' in r ? r : { kind: 'event', event: r };
+  }
+
+  /** What parse says, the event unwrapped: a scan session asks once per line and need not allocate the wrapper. */
+  next(line: LogLine): KerioEvent | typeof NOT_WANTED | ParseResult<never> {
     let s = line.text;
     if (s.charCodeAt(s.length - 1) === 13) s = s.slice(0, -1); // Kerio on Windows writes CRLF
     const clock = this.clock;
     if (!clock.read(s)) return isBlank(s) ? IGNORED : UNRECOGNISED;
     let ev: KerioEvent | typeof NOT_WANTED | undefined;
-    if (s.startsWith('Recv: ', BODY)) ev = parseRecv(s, BODY, this.timeOfRecv, this.interest);
+    if (s.startsWith('Recv: ', BODY)) ev = parseRecv(s, BODY, clock, this.interest);
     else if (s.startsWith('Sent: ', BODY)) ev = parseSent(s, BODY, clock.now(), this.interest);
-    else return parseSecurity(s, BODY, clock.now());
-    if (ev === NOT_WANTED) return NOT_WANTED_RESULT;
-    return ev ? { kind: 'event', event: ev } : UNRECOGNISED;
+    else {
+      const r = parseSecurity(s, BODY, clock.now());
+      return r.kind === 'event' ? r.event : r;
+    }
+    return ev ?? UNRECOGNISED;
   }
 }
 
@@ -633,10 +714,11 @@ export const kerio: Parser = {
     const parser = new KerioLineParser(pctx, correlator);
     return {
       push(line) {
-        const r = parser.parse(line);
-        if (r === NOT_WANTED_RESULT) correlator.advance(parser.at);
-        else if (r.kind === 'event') correlator.push(r.event, line);
-        return r.kind;
+        const r = parser.next(line);
+        if (typeof r === 'symbol') correlator.advance(parser.at);
+        else if ('kind' in r) return r.kind;
+        else correlator.push(r, line);
+        return 'event';
       },
       flush: () => correlator.flush(),
       snapshot: () => correlator.snapshot(),

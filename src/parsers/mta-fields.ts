@@ -163,8 +163,33 @@ const startsWithCI = (s: string, prefix: string, at = 0): boolean => {
 const ipCache = new Map<string, string | null>();
 const IP_CACHE_SIZE = 4096;
 
+/**
+ * Whether `s` is a dotted quad as node's isIP accepts one (four parts of 0-255 without
+ * leading zeros): core's normaliseIp gives such a text back as it is. Nearly every
+ * address logged is one, and these compares cost less than the cache's hash lookup.
+ */
+function isDottedQuad(s: string): boolean {
+  let dots = 0;
+  let digits = 0;
+  let part = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return false;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return false;
+      part = digits === 0 ? c - 48 : part * 10 + c - 48;
+      if (part > 255) return false;
+      digits++;
+    } else return false;
+  }
+  return dots === 3 && digits > 0;
+}
+
 /** core's normaliseIp, remembered per text: the server's own address is in every transport field. */
 export function normaliseIp(addr: string): string | undefined {
+  if (isDottedQuad(addr)) return addr;
   const known = ipCache.get(addr);
   if (known !== undefined) return known ?? undefined;
   const ip = normaliseAddress(addr);
@@ -350,7 +375,8 @@ export function decodeEntities(v: string): string {
       continue;
     }
     const name = v.slice(amp + 1, semi);
-    let rep: string | undefined = ENTITIES[name];
+    // Own keys only: `&constructor;` must not find Object.prototype's.
+    let rep: string | undefined = Object.hasOwn(ENTITIES, name) ? ENTITIES[name] : undefined;
     if (rep === undefined && name.charCodeAt(0) === 35) {
       const hex = name.charCodeAt(1) === 120 || name.charCodeAt(1) === 88;
       const digits = name.slice(hex ? 2 : 1);
@@ -369,27 +395,116 @@ export function decodeEntities(v: string): string {
 const isNameChar = (c: number): boolean =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || isDigit(c) || c === 95 || c === 45 || c === 58;
 
+/** Slot of a two-lower-case-letter attribute name (every name LOG_FORMAT=4 writes), or -1. */
+function shortNameSlot(s: string, from: number, to: number): number {
+  if (to - from !== 2) return -1;
+  const a = s.charCodeAt(from) - 97;
+  const b = s.charCodeAt(from + 1) - 97;
+  return a >= 0 && a < 26 && b >= 0 && b < 26 ? a * 26 + b : -1;
+}
+
 /**
- * Attributes of one self-closing element starting at `p` (after the element name), by
- * name, values entity-decoded. Undefined when the element is malformed (a line cut short).
+ * The attributes of one self-closing element, by name, values entity-decoded when
+ * asked for: what a Map of them would answer (a name written twice keeps its first
+ * place and takes its last value), without a Map, a name string or a decoded value per
+ * attribute. Reused from line to line: parsing is synchronous and nothing keeps it.
  */
-export function parseAttributes(s: string, p: number): Map<string, string> | undefined {
-  const attrs = new Map<string, string>();
-  let i = p;
-  for (;;) {
-    i = skipSpaces(s, i);
-    if (i >= s.length) return undefined;
-    const c = s.charCodeAt(i);
-    if (c === 47 || c === 62) return attrs; // `/>` or `>`
-    const nameStart = i;
-    while (i < s.length && isNameChar(s.charCodeAt(i))) i++;
-    if (i === nameStart || s.charCodeAt(i) !== 61) return undefined;
-    const quote = s.charCodeAt(i + 1);
-    if (quote !== 34 && quote !== 39) return undefined;
-    const close = s.indexOf(quote === 34 ? '"' : "'", i + 2);
-    if (close < 0) return undefined;
-    attrs.set(s.slice(nameStart, i), decodeEntities(s.slice(i + 2, close)));
-    i = close + 1;
+export class XmlAttributes {
+  private s = '';
+  private count = 0;
+  /** Per attribute: name start, name end, value start, value end. */
+  private readonly bounds: number[] = [];
+  /** Per short name: the line (generation) it was last seen on and its index there. */
+  private readonly slotLine = new Int32Array(26 * 26);
+  private readonly slotIndex = new Int32Array(26 * 26);
+  private line = 0;
+
+  /** Reads the attributes starting at `p` (after the element name); false when the element is malformed (a line cut short). */
+  read(s: string, p: number): boolean {
+    this.s = s;
+    this.count = 0;
+    if (++this.line === 0x7fffffff) {
+      this.slotLine.fill(0);
+      this.line = 1;
+    }
+    let i = p;
+    for (;;) {
+      i = skipSpaces(s, i);
+      if (i >= s.length) return false;
+      const c = s.charCodeAt(i);
+      if (c === 47 || c === 62) return true; // `/>` or `>`
+      const nameStart = i;
+      while (i < s.length && isNameChar(s.charCodeAt(i))) i++;
+      if (i === nameStart || s.charCodeAt(i) !== 61) return false;
+      const quote = s.charCodeAt(i + 1);
+      if (quote !== 34 && quote !== 39) return false;
+      const close = s.indexOf(quote === 34 ? '"' : "'", i + 2);
+      if (close < 0) return false;
+      this.add(nameStart, i, i + 2, close);
+      i = close + 1;
+    }
+  }
+
+  private add(nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
+    const b = this.bounds;
+    const slot = shortNameSlot(this.s, nameStart, nameEnd);
+    let k = slot >= 0 ? this.indexOfSlot(slot) : this.findLong(nameStart, nameEnd);
+    if (k < 0) {
+      k = this.count++;
+      b[k * 4] = nameStart;
+      b[k * 4 + 1] = nameEnd;
+      if (slot >= 0) {
+        this.slotLine[slot] = this.line;
+        this.slotIndex[slot] = k;
+      }
+    }
+    b[k * 4 + 2] = valueStart;
+    b[k * 4 + 3] = valueEnd;
+  }
+
+  private indexOfSlot(slot: number): number {
+    return this.slotLine[slot] === this.line ? this.slotIndex[slot] ?? -1 : -1;
+  }
+
+  /** Index of the attribute named s[from, to) when that is no short name (never in real logs), or -1. */
+  private findLong(from: number, to: number): number {
+    const s = this.s;
+    const b = this.bounds;
+    for (let k = 0; k < this.count; k++) {
+      const ns = b[k * 4] ?? 0;
+      if ((b[k * 4 + 1] ?? 0) - ns !== to - from) continue;
+      let i = 0;
+      while (i < to - from && s.charCodeAt(ns + i) === s.charCodeAt(from + i)) i++;
+      if (i === to - from) return k;
+    }
+    return -1;
+  }
+
+  /** Index of the attribute with this two-lower-case-letter name, or -1. */
+  private indexOf(name: string): number {
+    const slot = shortNameSlot(name, 0, name.length);
+    return slot < 0 ? -1 : this.indexOfSlot(slot);
+  }
+
+  has(name: string): boolean {
+    return this.indexOf(name) >= 0;
+  }
+
+  /** The value, entity-decoded, of the attribute with this two-lower-case-letter name. */
+  get(name: string): string | undefined {
+    const k = this.indexOf(name);
+    return k < 0 ? undefined : this.value(k);
+  }
+
+  private value(k: number): string {
+    return decodeEntities(this.s.slice(this.bounds[k * 4 + 2] ?? 0, this.bounds[k * 4 + 3] ?? 0));
+  }
+
+  /** Every attribute as [name, decoded value], in the order of first appearance. */
+  entries(): [string, string][] {
+    const out: [string, string][] = [];
+    for (let k = 0; k < this.count; k++) out.push([this.s.slice(this.bounds[k * 4] ?? 0, this.bounds[k * 4 + 1] ?? 0), this.value(k)]);
+    return out;
   }
 }
 
@@ -400,28 +515,52 @@ export interface Transport {
   readonly remoteIp?: string;
 }
 
-/** `TCP|local-ip|local-port|remote-ip|remote-port` (LOG_CONNECTION transport information). */
-export function parseTransport(v: string): Transport | undefined {
-  if (!startsWithCI(v, 'tcp|')) return undefined;
+/** Index of `ch` in s[from, to), or -1: bounded, so no search runs past the field it is about. */
+function indexIn(s: string, ch: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) === ch) return i;
+  return -1;
+}
+
+/** What String#trim removes: WhiteSpace and LineTerminator code units. */
+function isTrimmed(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a)
+    || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** `TCP|local-ip|local-port|remote-ip|remote-port` (LOG_CONNECTION transport information) at s[from, to). */
+function parseTransportAt(s: string, from: number, to: number): Transport | undefined {
+  if (to - from < 4 || !startsWithCI(s, 'tcp|', from)) return undefined;
   // `v.split('|')[1]` and `[3]`, without the array.
-  const a = v.indexOf('|', 4);
-  const b = a < 0 ? -1 : v.indexOf('|', a + 1);
-  const c = b < 0 ? -1 : v.indexOf('|', b + 1);
+  const a = indexIn(s, 124, from + 4, to);
+  const b = a < 0 ? -1 : indexIn(s, 124, a + 1, to);
+  const c = b < 0 ? -1 : indexIn(s, 124, b + 1, to);
   const out: Mutable<Transport> = {};
-  const local = normaliseIp(v.slice(4, a < 0 ? v.length : a));
-  const remote = normaliseIp(b < 0 ? '' : v.slice(b + 1, c < 0 ? v.length : c));
+  const local = normaliseIp(s.slice(from + 4, a < 0 ? to : a));
+  const remote = normaliseIp(b < 0 ? '' : s.slice(b + 1, c < 0 ? to : c));
   if (local !== undefined) out.localIp = local;
   if (remote !== undefined) out.remoteIp = remote;
   return out;
 }
 
+/** `TCP|local-ip|local-port|remote-ip|remote-port` (LOG_CONNECTION transport information). */
+export function parseTransport(v: string): Transport | undefined {
+  return parseTransportAt(v, 0, v.length);
+}
+
+/** The `[ip]` that ends a source-system group's inside s[from, to) (`rdns [ip]`, `[ip]`), if it is an address. */
+function bracketIpAt(s: string, from: number, to: number): string | undefined {
+  let t = to;
+  while (t > from && isTrimmed(s.charCodeAt(t - 1))) t--;
+  if (t <= from || s.charCodeAt(t - 1) !== 93) return undefined;
+  let open = t - 2;
+  while (open >= from && s.charCodeAt(open) !== 91) open--;
+  if (open < from) return undefined;
+  return normaliseIp(s.slice(open + 1, t - 1));
+}
+
 /** The `[ip]` that ends a source-system group's inside (`rdns [ip]`, `[ip]`), if it is an address. */
 function bracketIp(inner: string): { ip: string } | undefined {
-  const t = inner.trimEnd();
-  if (t.charCodeAt(t.length - 1) !== 93) return undefined;
-  const open = t.lastIndexOf('[');
-  if (open < 0) return undefined;
-  const ip = normaliseIp(t.slice(open + 1, -1));
+  const ip = bracketIpAt(inner, 0, inner.length);
   return ip === undefined ? undefined : { ip };
 }
 
@@ -450,35 +589,66 @@ function isReplyAt(s: string, p: number, end: number): boolean {
   return s.charCodeAt(end) === SPACE && s.charCodeAt(q) === c0 && s.charCodeAt(q + 1) === 46 && isDigit(s.charCodeAt(q + 2));
 }
 
-/** Application info: `SMTP`, `ESMTP`, `LMTP`, `SMTP/helo/rdns/TLS-…`. */
-function isApplication(v: string): boolean {
-  for (const proto of ['SMTP', 'ESMTP', 'LMTP', 'SUBMIT']) {
-    if (v.startsWith(proto) && (v.length === proto.length || v.charCodeAt(proto.length) === 47)) return true;
+const APPLICATIONS = ['SMTP', 'ESMTP', 'LMTP', 'SUBMIT'];
+
+/** Application info at s[from, to): `SMTP`, `ESMTP`, `LMTP`, `SMTP/helo/rdns/TLS-…`. */
+function isApplicationAt(s: string, from: number, to: number): boolean {
+  const c0 = s.charCodeAt(from);
+  // Most words are free text: one compare turns them away before four startsWith calls.
+  if (c0 !== 83 && c0 !== 69 && c0 !== 76) return false; // S E L
+  for (const proto of APPLICATIONS) {
+    const end = from + proto.length;
+    if (end <= to && s.startsWith(proto, from) && (end === to || s.charCodeAt(end) === 47)) return true;
   }
   return false;
 }
 
-/** A DNS-name-looking word (remote host of a dequeue record), not free text. */
-function isHostName(v: string): boolean {
-  if (v.length > 253 || v.indexOf('.') <= 0) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (!(isDigit(c) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 46 || c === 45 || c === 95)) return false;
+/** Application info: `SMTP`, `ESMTP`, `LMTP`, `SMTP/helo/rdns/TLS-…`. */
+function isApplication(v: string): boolean {
+  return isApplicationAt(v, 0, v.length);
+}
+
+/** A DNS-name-looking word at s[from, to) (remote host of a dequeue record), not free text. */
+function isHostNameAt(s: string, from: number, to: number): boolean {
+  if (to - from > 253 || to === from || s.charCodeAt(from) === 46) return false;
+  let dot = false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) dot = true;
+    else if (!(isDigit(c) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 45 || c === 95)) return false;
   }
+  return dot;
+}
+
+/** isDigits of s[from, to). */
+function isDigitsAt(s: string, from: number, to: number): boolean {
+  if (to === from || to - from > 15) return false;
+  for (let i = from; i < to; i++) if (!isDigit(s.charCodeAt(i))) return false;
   return true;
+}
+
+/** End of the `N:` + exactly N characters at `p` (LOG_FORMAT=3), if the value ends at a blank or the end; else -1. */
+function countedEnd(s: string, p: number): number {
+  let i = p;
+  let n = 0;
+  while (i < s.length && i - p < 7 && isDigit(s.charCodeAt(i))) n = n * 10 + s.charCodeAt(i++) - 48;
+  if (i === p || s.charCodeAt(i) !== 58) return -1;
+  const end = i + 1 + n;
+  if (end > s.length) return -1;
+  if (end < s.length && s.charCodeAt(end) !== SPACE && s.charCodeAt(end) !== 9) return -1;
+  return end;
+}
+
+/** Whether a counted (LOG_FORMAT=3) value starts at `p`. */
+export function isCountedAt(s: string, p: number): boolean {
+  return countedEnd(s, p) >= 0;
 }
 
 /** Reads `N:` + exactly N characters at `p` (LOG_FORMAT=3), if the value ends at a blank or the end. */
 export function readCounted(s: string, p: number): { value: string; end: number } | undefined {
-  let i = p;
-  while (i < s.length && i - p < 7 && isDigit(s.charCodeAt(i))) i++;
-  if (i === p || s.charCodeAt(i) !== 58) return undefined;
-  const n = Number(s.slice(p, i));
-  const start = i + 1;
-  const end = start + n;
-  if (end > s.length) return undefined;
-  if (end < s.length && s.charCodeAt(end) !== SPACE && s.charCodeAt(end) !== 9) return undefined;
-  return { value: s.slice(start, end), end };
+  const end = countedEnd(s, p);
+  if (end < 0) return undefined;
+  return { value: s.slice(s.indexOf(':', p) + 1, end), end };
 }
 
 /** Index just after the `(` group at `p`, balanced; an unclosed group runs to the end. */
@@ -492,43 +662,79 @@ function closeParen(s: string, p: number): number {
   return s.length;
 }
 
-interface Piece {
-  readonly kind: 'group' | 'value';
-  readonly start: number;
-  readonly end: number;
-  readonly value: string;
-}
+/** Piece kinds. */
+const NONE = 0;
+const VALUE = 1;
+const GROUP = 2;
 
-/** Splits the optional region into pieces: counted values, `(…)` groups, or blank-separated words. */
+/**
+ * Splits the optional region into pieces: counted values, `(…)` groups, or
+ * blank-separated words. The current piece and the one peeked at are fields, not
+ * objects, and a piece's text is cut out only when asked for.
+ */
 class PieceReader {
-  private pending: Piece | undefined;
+  kind = NONE;
+  start = 0;
+  end = 0;
+  /** Start of a counted piece's value (after `N:`), else -1. */
+  private valueStart = -1;
+  private peeked = false;
+  nextKind = NONE;
+  nextStart = 0;
+  nextEnd = 0;
+  private nextValueStart = -1;
 
   constructor(private readonly s: string, private pos: number, private readonly counted: boolean) {}
 
-  next(): Piece | undefined {
-    if (this.pending) {
-      const p = this.pending;
-      this.pending = undefined;
-      return p;
-    }
-    const s = this.s;
-    const p = skipSpaces(s, this.pos);
-    if (p >= s.length) return undefined;
-    if (this.counted) {
-      const c = readCounted(s, p);
-      if (c) {
-        this.pos = c.end;
-        return { kind: 'value', start: p, end: c.end, value: c.value };
-      }
-    }
-    const end = s.charCodeAt(p) === 40 ? closeParen(s, p) : tokenEnd(s, p);
-    this.pos = end;
-    return { kind: s.charCodeAt(p) === 40 ? 'group' : 'value', start: p, end, value: s.slice(p, end) };
+  /** Moves to the next piece; false after the last. */
+  next(): boolean {
+    if (!this.peeked) this.read();
+    this.peeked = false;
+    this.kind = this.nextKind;
+    this.start = this.nextStart;
+    this.end = this.nextEnd;
+    this.valueStart = this.nextValueStart;
+    return this.kind !== NONE;
   }
 
-  peek(): Piece | undefined {
-    this.pending ??= this.next();
-    return this.pending;
+  /** Reads the piece after the current one into the `next*` fields; its kind. */
+  peek(): number {
+    if (!this.peeked) {
+      this.read();
+      this.peeked = true;
+    }
+    return this.nextKind;
+  }
+
+  /** The current piece's text: a counted value without its count, else the piece as written. */
+  value(): string {
+    return this.s.slice(this.valueStart >= 0 ? this.valueStart : this.start, this.end);
+  }
+
+  private read(): void {
+    const s = this.s;
+    const p = skipSpaces(s, this.pos);
+    this.nextValueStart = -1;
+    if (p >= s.length) {
+      this.nextKind = NONE;
+      return;
+    }
+    this.nextStart = p;
+    if (this.counted) {
+      const end = countedEnd(s, p);
+      if (end >= 0) {
+        this.pos = end;
+        this.nextKind = VALUE;
+        this.nextEnd = end;
+        this.nextValueStart = s.indexOf(':', p) + 1;
+        return;
+      }
+    }
+    const group = s.charCodeAt(p) === 40;
+    const end = group ? closeParen(s, p) : tokenEnd(s, p);
+    this.pos = end;
+    this.nextKind = group ? GROUP : VALUE;
+    this.nextEnd = end;
   }
 }
 
@@ -547,16 +753,24 @@ export interface OptionalFields {
   words: string[];
 }
 
-/** The inside of a `(…)` group: transport info, a source system, or something to skip (a banner). */
-function readGroup(value: string, out: OptionalFields): void {
-  const inner = value.slice(1, value.charCodeAt(value.length - 1) === 41 ? -1 : undefined);
-  const tr = parseTransport(inner);
+/** End of the inside of the `(…)` group s[start, end): before its `)`, if it has one. */
+const groupInnerEnd = (s: string, start: number, end: number): number => (end - start > 1 && s.charCodeAt(end - 1) === 41 ? end - 1 : end);
+
+/** The inside of the `(…)` group s[start, end): transport info, a source system, or something to skip (a banner). */
+function readGroupAt(s: string, start: number, end: number, out: OptionalFields): void {
+  const innerEnd = groupInnerEnd(s, start, end);
+  const tr = parseTransportAt(s, start + 1, innerEnd);
   if (tr) {
     out.transport ??= tr;
     return;
   }
-  const src = bracketIp(inner);
-  if (src) out.sourceIp = src.ip;
+  const ip = bracketIpAt(s, start + 1, innerEnd);
+  if (ip !== undefined) out.sourceIp = ip;
+}
+
+/** readGroupAt of a counted value that is a whole group. */
+function readGroup(value: string, out: OptionalFields): void {
+  readGroupAt(value, 0, value.length, out);
 }
 
 /**
@@ -568,14 +782,102 @@ function readGroup(value: string, out: OptionalFields): void {
  * `usernameSlot` is false for connection records, which have no username field.
  */
 export function scanOptional(s: string, p: number, counted: boolean, usernameSlot: boolean): OptionalFields {
+  return counted ? scanCounted(s, p, usernameSlot) : scanUncounted(s, p, usernameSlot);
+}
+
+/**
+ * scanOptional of formats 1 and 2: every piece is a word or a group as written, so it
+ * is judged where it stands in the line and only the fields kept are cut out.
+ */
+function scanUncounted(s: string, p: number, usernameSlot: boolean): OptionalFields {
   const out: OptionalFields = { ids: [], words: [] };
-  const reader = new PieceReader(s, p, counted);
+  const reader = new PieceReader(s, p, false);
   let textStart = -1;
   let textEnd = -1;
   let structured = false;
-  for (let piece = reader.next(); piece; piece = reader.next()) {
-    const v = piece.value;
-    if (piece.kind === 'group') {
+  while (reader.next()) {
+    const start = reader.start;
+    const end = reader.end;
+    if (reader.kind === GROUP) {
+      readGroupAt(s, start, end, out);
+      structured = true;
+      continue;
+    }
+    const c0 = s.charCodeAt(start);
+    const last = s.charCodeAt(end - 1);
+    if (end - start === 2 && c0 === 60 && last === 62) continue; // `<>`
+    if (c0 === 60 && last === 62) {
+      // A word has no blank at either end, so stripAngles would not trim it.
+      out.ids.push(s.slice(start + 1, end - 1));
+      continue;
+    }
+    // Fields that come before any free text; inside it, a `/` or `*` word is just text.
+    if (c0 === 47 && out.filename === undefined && textStart < 0) {
+      out.filename = s.slice(start, end);
+      continue;
+    }
+    if (c0 === 42 && end - start > 1 && usernameSlot && out.username === undefined && textStart < 0) {
+      out.username = s.slice(start, end);
+      continue;
+    }
+    if ((end - start >= 5 && startsWithCI(s, 'smtp;', start)) || isReplyAt(s, start, end)) {
+      // The diagnostic is free text with blanks: it runs to the end of the line.
+      out.diagnostic = s.slice(start).trim();
+      if (textStart >= 0 && textEnd < 0) textEnd = start;
+      break;
+    }
+    // Notary flags, sensitivity, priority, queue time: numbers nothing here needs.
+    if (isDigitsAt(s, start, end)) continue;
+    if (end - start >= 4 && startsWithCI(s, 'dns;', start)) {
+      structured = true;
+      continue;
+    }
+    const tr = parseTransportAt(s, start, end);
+    if (tr) {
+      out.transport ??= tr;
+      structured = true;
+      continue;
+    }
+    if (!usernameSlot && isApplicationAt(s, start, end)) {
+      out.application ??= s.slice(start, end);
+      continue;
+    }
+    // A bare word: HELO of a source system, remote host, the username field, or free text.
+    const next = reader.peek();
+    // Format 1 writes an empty HELO as a second blank: only an adjacent word is the HELO.
+    if (next === GROUP && reader.nextStart === end + 1) {
+      const ip = bracketIpAt(s, reader.nextStart + 1, groupInnerEnd(s, reader.nextStart, reader.nextEnd));
+      if (ip !== undefined) {
+        reader.next();
+        out.helo = s.slice(start, end);
+        out.sourceIp = ip;
+        structured = true;
+        continue;
+      }
+    }
+    if (next === VALUE && reader.nextEnd - reader.nextStart >= 4 && startsWithCI(s, 'dns;', reader.nextStart)) continue;
+    if (usernameSlot && out.username === undefined && textStart < 0 && !structured) {
+      out.username = s.slice(start, end);
+      continue;
+    }
+    if (textStart < 0 && isHostNameAt(s, start, end)) continue;
+    if (textStart < 0) textStart = start;
+  }
+  if (textStart >= 0) {
+    const t = s.slice(textStart, textEnd < 0 ? s.length : textEnd).trim();
+    if (t) out.text = t;
+  }
+  return out;
+}
+
+/** scanOptional of format 3, whose pieces are mostly counted values. */
+function scanCounted(s: string, p: number, usernameSlot: boolean): OptionalFields {
+  const out: OptionalFields = { ids: [], words: [] };
+  const reader = new PieceReader(s, p, true);
+  let structured = false;
+  while (reader.next()) {
+    const v = reader.value();
+    if (reader.kind === GROUP) {
       readGroup(v, out);
       structured = true;
       continue;
@@ -587,20 +889,17 @@ export function scanOptional(s: string, p: number, counted: boolean, usernameSlo
       continue;
     }
     // Fields that come before any free text; inside it, a `/` or `*` word is just text.
-    if (c0 === 47 && out.filename === undefined && textStart < 0) {
+    if (c0 === 47 && out.filename === undefined) {
       out.filename = v;
       continue;
     }
-    if (c0 === 42 && v.length > 1 && usernameSlot && out.username === undefined && textStart < 0) {
+    if (c0 === 42 && v.length > 1 && usernameSlot && out.username === undefined) {
       out.username = v;
       continue;
     }
-    if (startsWithCI(v, 'smtp;') || (counted ? isReplyValue(v) : isReplyAt(s, piece.start, piece.end))) {
-      // Uncounted, the diagnostic is free text with blanks: it runs to the end of the line.
-      out.diagnostic = counted ? v : s.slice(piece.start).trim();
-      if (textStart >= 0 && textEnd < 0) textEnd = piece.start;
-      if (counted) continue;
-      break;
+    if (startsWithCI(v, 'smtp;') || isReplyValue(v)) {
+      out.diagnostic = v;
+      continue;
     }
     // Notary flags, sensitivity, priority, queue time: numbers nothing here needs.
     if (isDigits(v)) continue;
@@ -618,50 +917,22 @@ export function scanOptional(s: string, p: number, counted: boolean, usernameSlo
       out.application ??= v;
       continue;
     }
-    if (counted) {
-      // A counted value is whole: a source system with its HELO, the username, or free text.
-      if (c0 === 40) {
-        readGroup(v, out);
-        structured = true;
-        continue;
-      }
-      const src = v.charCodeAt(v.length - 1) === 41 ? parseSourceSystem(v) : undefined;
-      if (src) {
-        out.sourceIp = src.ip;
-        if (src.helo !== undefined) out.helo = src.helo;
-        structured = true;
-      } else if (usernameSlot && out.username === undefined && out.words.length === 0 && !structured && !v.includes(' ')) {
-        out.username = v;
-      } else out.words.push(v);
+    // A counted value is whole: a source system with its HELO, the username, or free text.
+    if (c0 === 40) {
+      readGroup(v, out);
+      structured = true;
       continue;
     }
-    // A bare word: HELO of a source system, remote host, the username field, or free text.
-    const next = reader.peek();
-    // Format 1 writes an empty HELO as a second blank: only an adjacent word is the HELO.
-    if (next?.kind === 'group' && next.start === piece.end + 1) {
-      const inner = next.value.slice(1, next.value.charCodeAt(next.value.length - 1) === 41 ? -1 : undefined);
-      const src = bracketIp(inner);
-      if (src) {
-        reader.next();
-        out.helo = v;
-        out.sourceIp = src.ip;
-        structured = true;
-        continue;
-      }
-    }
-    if (next?.kind === 'value' && startsWithCI(next.value, 'dns;')) continue;
-    if (usernameSlot && out.username === undefined && textStart < 0 && !structured) {
+    const src = v.charCodeAt(v.length - 1) === 41 ? parseSourceSystem(v) : undefined;
+    if (src) {
+      out.sourceIp = src.ip;
+      if (src.helo !== undefined) out.helo = src.helo;
+      structured = true;
+    } else if (usernameSlot && out.username === undefined && out.words.length === 0 && !structured && !v.includes(' ')) {
       out.username = v;
-      continue;
-    }
-    if (textStart < 0 && isHostName(v)) continue;
-    if (textStart < 0) textStart = piece.start;
+    } else out.words.push(v);
   }
   if (out.words.length > 0) out.text = out.words.join(' ');
-  else if (textStart >= 0) {
-    const t = s.slice(textStart, textEnd < 0 ? s.length : textEnd).trim();
-    if (t) out.text = t;
-  }
   return out;
 }
 

@@ -9,22 +9,21 @@ import { stripAngles } from '../core/address.js';
 import type { LogLine } from '../core/types.js';
 import { createMtaCorrelator } from '../correlate/mta-transaction.js';
 import {
-  authOutcome, hasAddressType, isDigits, isEntryCode, isProcessId, loginOf, parseAttributes,
+  authOutcome, hasAddressType, isCountedAt, isDigits, isEntryCode, isProcessId, loginOf,
   parseSourceSystem, parseTransport, readCounted, scanOptional, skipSpaces, splitAuthText, StampCache,
-  stripAddressType, USEFUL_HEADERS,
+  stripAddressType, USEFUL_HEADERS, XmlAttributes,
   type MtaConnection, type MtaEvent, type MtaMessage,
 } from './mta-fields.js';
-import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult } from './types.js';
+import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult, type Parser } from './types.js';
 
 export type { MtaEvent } from './mta-fields.js';
 
-type Result = ParseResult<MtaEvent>;
+/**
+ * What one line comes to, the event unwrapped: a scan session takes one per line and
+ * need not allocate a ParseResult for it.
+ */
+type Result = MtaEvent | ParseResult<never>;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-const event = (e: MtaEvent): Result => ({ kind: 'event', event: e });
-
-/** `N:` at the start of a format-3 field. */
-const COUNT_PREFIX = /^\d{1,7}:/;
 
 /**
  * Format 1 pads each channel to 12 columns; a run of blanks this long before the entry
@@ -36,19 +35,13 @@ const HEAD_TOKENS = 8;
 /** Records written by the receiving side, where the transport's remote end is the client. */
 const INBOUND_ACTIONS = new Set(['E', 'J', 'V', 'B']);
 
-interface Token {
-  readonly start: number;
-  readonly end: number;
-  readonly text: string;
-}
-
-/** Appends the blank-separated token at `i` (not a blank) to `out`; returns where the next one starts. */
-function readToken(s: string, i: number, out: Token[]): number {
-  let j = i;
-  while (j < s.length && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
-  out.push({ start: i, end: j, text: s.slice(i, j) });
-  return skipSpaces(s, j);
-}
+/**
+ * Bounds and text of the head tokens of the line being parsed, reused from line to
+ * line: parsing is synchronous, and a line's head then costs no objects.
+ */
+const tokStart = new Int32Array(HEAD_TOKENS);
+const tokEnd = new Int32Array(HEAD_TOKENS);
+const tokText: string[] = [];
 
 /** LOG_HEADER line text after `> `: `Name: value`. Only headers some rule reads become events. */
 function headerEvent(at: number, stamp: string, text: string, process?: string): Result {
@@ -56,34 +49,47 @@ function headerEvent(at: number, stamp: string, text: string, process?: string):
   if (colon <= 0 || colon > 80) return IGNORED;
   const name = text.slice(0, colon).trim().toLowerCase();
   if (!USEFUL_HEADERS.has(name)) return IGNORED;
-  return event({
+  return {
     type: 'header', at, stamp, name, value: text.slice(colon + 1).trim(),
     ...(process !== undefined ? { process } : {}),
-  });
+  };
 }
 
+/** Which head tokens are node, process id and channels (-1: none). */
 interface Prefix {
-  node?: string;
-  process?: string;
-  channels: string[];
+  node: number;
+  process: number;
+  src: number;
+  dst: number;
 }
+
+const prefix: Prefix = { node: -1, process: -1, src: -1, dst: -1 };
 
 /**
- * Node, process id and channels before the entry code. The process id is known by its
- * shape; without one, a record with three words has a node, and two words are either
- * both channels or a node and a channel with a blank destination column after it.
+ * Node, process id and channels among the `n` head tokens before the entry code. The
+ * process id is known by its shape; without one, a record with three words has a node,
+ * and two words are either both channels or a node and a channel with a blank
+ * destination column after it.
  */
-function splitPrefix(pre: readonly string[], blankAfter: boolean): Prefix {
-  const pIdx = pre.findIndex((t, i) => i <= 1 && i < pre.length - 1 && isProcessId(t));
-  if (pIdx >= 0) {
-    const out: Prefix = { process: pre[pIdx] ?? '', channels: pre.slice(pIdx + 1, pIdx + 3) };
-    if (pIdx === 1 && pre[0] !== undefined) out.node = pre[0];
-    return out;
+function splitPrefix(n: number, blankAfter: boolean): Prefix {
+  const out = prefix;
+  out.node = -1;
+  out.process = -1;
+  let first = 0;
+  if (n >= 2 && isProcessId(tokText[0] ?? '')) {
+    out.process = 0;
+    first = 1;
+  } else if (n >= 3 && isProcessId(tokText[1] ?? '')) {
+    out.node = 0;
+    out.process = 1;
+    first = 2;
+  } else if (n >= 3 || (n === 2 && blankAfter)) {
+    out.node = 0;
+    first = 1;
   }
-  if (pre.length >= 3 || (pre.length === 2 && blankAfter)) {
-    return { node: pre[0] ?? '', channels: pre.slice(1, 3) };
-  }
-  return { channels: pre.slice(0, 2) };
+  out.src = first < n ? first : -1;
+  out.dst = first + 1 < n ? first + 1 : -1;
+  return out;
 }
 
 interface Addresses {
@@ -105,11 +111,20 @@ function countedAddresses(s: string, p: number): Addresses | undefined {
   return { from: stripAngles(a.value), origTo: stripAddressType(b.value), to: stripAngles(c?.value ?? ''), end, counted: true };
 }
 
-function wordAt(s: string, p: number): { text: string; end: number } {
-  const i = skipSpaces(s, p);
+/** Whether a format-3 count (`N:`, at most 7 digits) starts at `p`. */
+function hasCountPrefix(s: string, p: number): boolean {
+  let i = p;
+  while (i - p < 8 && isDigitAt(s, i)) i++;
+  return i > p && i - p <= 7 && s.charCodeAt(i) === 58;
+}
+
+const isDigitAt = (s: string, i: number): boolean => s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57;
+
+/** End of the blank-separated word at `i`. */
+function wordEnd(s: string, i: number): number {
   let j = i;
   while (j < s.length && s.charCodeAt(j) !== 32 && s.charCodeAt(j) !== 9) j++;
-  return { text: s.slice(i, j), end: j };
+  return j;
 }
 
 /**
@@ -118,40 +133,47 @@ function wordAt(s: string, p: number): { text: string; end: number } {
  * `rfc822;`-typed original recipient.
  */
 function looseAddresses(s: string, p: number): Addresses | undefined {
-  const first = wordAt(s, p);
-  if (first.text === '') return undefined;
+  const firstStart = skipSpaces(s, p);
+  const firstEnd = wordEnd(s, firstStart);
+  if (firstEnd === firstStart) return undefined;
+  const first = s.slice(firstStart, firstEnd);
   let from = '';
   let orig = first;
-  if (!hasAddressType(first.text)) {
-    from = first.text;
-    orig = wordAt(s, first.end);
+  let origEnd = firstEnd;
+  if (!hasAddressType(first)) {
+    from = first;
+    const origStart = skipSpaces(s, firstEnd);
+    origEnd = wordEnd(s, origStart);
+    orig = s.slice(origStart, origEnd);
   }
-  const to = wordAt(s, orig.end);
-  return { from: stripAngles(from), origTo: stripAddressType(orig.text), to: stripAngles(to.text), end: to.end, counted: false };
+  const toStart = skipSpaces(s, origEnd);
+  const toEnd = wordEnd(s, toStart);
+  return { from: stripAngles(from), origTo: stripAddressType(orig), to: stripAngles(s.slice(toStart, toEnd)), end: toEnd, counted: false };
 }
 
-function messageRecord(s: string, at: number, stamp: string, toks: readonly Token[], act: number): Result {
-  const entryTok = toks[act];
-  const sizeTok = toks[act + 1];
-  const last = toks[act - 1];
-  if (!entryTok || !sizeTok || !last) return UNRECOGNISED;
-  const pre = toks.slice(0, act).map((t) => t.text);
-  const prefix = splitPrefix(pre, entryTok.start - last.end >= BLANK_COLUMN);
-  const src = prefix.channels[0];
-  if (src === undefined) return UNRECOGNISED;
-  const p = skipSpaces(s, sizeTok.end);
-  const addr = countedAddresses(s, p) ?? (COUNT_PREFIX.test(s.slice(p, p + 9)) ? undefined : looseAddresses(s, p));
+/** The digits of a size token (at most 15, see isDigits) as Number() reads them. */
+function digitsValue(s: string, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) v = v * 10 + s.charCodeAt(i) - 48;
+  return v;
+}
+
+function messageRecord(s: string, at: number, stamp: string, act: number): Result {
+  const prefix = splitPrefix(act, (tokStart[act] ?? 0) - (tokEnd[act - 1] ?? 0) >= BLANK_COLUMN);
+  if (prefix.src < 0) return UNRECOGNISED;
+  const p = skipSpaces(s, tokEnd[act + 1] ?? 0);
+  const addr = countedAddresses(s, p) ?? (hasCountPrefix(s, p) ? undefined : looseAddresses(s, p));
   // A count that does not fit is a cut or corrupt format-3 line: guessing would shift every field.
   if (!addr) return UNRECOGNISED;
   const opt = scanOptional(s, addr.end, addr.counted, true);
-  const entry = entryTok.text;
+  const entry = tokText[act] ?? '';
   const action = entry.charAt(0);
   const e: Mutable<MtaMessage> = {
-    type: 'message', at, stamp, entry, action, modifiers: entry.slice(1), srcChannel: src,
-    size: Number(sizeTok.text), from: addr.from, origTo: addr.origTo, to: addr.to,
+    type: 'message', at, stamp, entry, action, modifiers: entry.slice(1), srcChannel: tokText[prefix.src] ?? '',
+    size: digitsValue(s, tokStart[act + 1] ?? 0, tokEnd[act + 1] ?? 0), from: addr.from, origTo: addr.origTo, to: addr.to,
   };
-  fillCommon(e, prefix.node, prefix.process);
-  if (prefix.channels[1] !== undefined) e.dstChannel = prefix.channels[1];
+  fillCommon(e, prefix.node < 0 ? undefined : tokText[prefix.node], prefix.process < 0 ? undefined : tokText[prefix.process]);
+  if (prefix.dst >= 0) e.dstChannel = tokText[prefix.dst] ?? '';
   if (opt.filename !== undefined) e.filename = opt.filename;
   const [id1, id2] = opt.ids;
   // Two ids are LOG_ENVELOPE_ID then LOG_MESSAGE_ID; a lone one is nearly always the message id.
@@ -169,7 +191,7 @@ function messageRecord(s: string, at: number, stamp: string, toks: readonly Toke
   if (clientIp !== undefined) e.clientIp = clientIp;
   if (opt.diagnostic !== undefined) e.diagnostic = opt.diagnostic;
   if (opt.text !== undefined) e.reason = opt.text;
-  return event(e);
+  return e;
 }
 
 function fillCommon(e: Mutable<MtaMessage> | Mutable<MtaConnection>, node?: string, process?: string): void {
@@ -177,23 +199,29 @@ function fillCommon(e: Mutable<MtaMessage> | Mutable<MtaConnection>, node?: stri
   if (process !== undefined && process !== '') e.process = process;
 }
 
-function connectionRecord(s: string, at: number, stamp: string, toks: readonly Token[], dir: number): Result {
-  const entryTok = toks[dir + 1];
-  const dirTok = toks[dir];
-  if (!entryTok || !dirTok) return UNRECOGNISED;
-  const pre = toks.slice(0, dir).map((t) => t.text);
-  const channel = pre[pre.length - 1];
-  if (channel === undefined) return UNRECOGNISED;
-  const rest = pre.slice(0, -1);
-  const process = rest.find(isProcessId);
-  const node = rest.find((t) => t !== process);
-  const p = skipSpaces(s, entryTok.end);
-  const counted = readCounted(s, p) !== undefined;
+function connectionRecord(s: string, at: number, stamp: string, dir: number): Result {
+  const channel = tokText[dir - 1] ?? '';
+  // Before the channel: a process id and a node, in either order.
+  let process: string | undefined;
+  let node: string | undefined;
+  for (let i = 0; i < dir - 1; i++) {
+    const t = tokText[i] ?? '';
+    if (process === undefined && isProcessId(t)) process = t;
+  }
+  for (let i = 0; i < dir - 1; i++) {
+    const t = tokText[i] ?? '';
+    if (t !== process) {
+      node = t;
+      break;
+    }
+  }
+  const p = skipSpaces(s, tokEnd[dir + 1] ?? 0);
+  const counted = isCountedAt(s, p);
   const opt = scanOptional(s, p, counted, false);
-  const entry = entryTok.text;
+  const entry = tokText[dir + 1] ?? '';
   const e: Mutable<MtaConnection> = {
     type: 'connection', at, stamp, entry, action: entry.charAt(0), modifiers: entry.slice(1), channel,
-    direction: dirTok.text === '-' ? '-' : '+',
+    direction: tokText[dir] === '-' ? '-' : '+',
   };
   fillCommon(e, node, process);
   if (opt.transport?.localIp !== undefined) e.localIp = opt.transport.localIp;
@@ -211,7 +239,7 @@ function connectionRecord(s: string, at: number, stamp: string, toks: readonly T
     const outcome = authOutcome(e.diagnostic, message);
     if (outcome !== undefined) e.auth = outcome;
   } else if (opt.text !== undefined) e.message = opt.text;
-  return event(e);
+  return e;
 }
 
 /** Formats 1-3: `DD-Mon-YYYY HH:MM:SS.cc [node] [process] channels entry …`. */
@@ -223,20 +251,25 @@ export function parseClassic(s: string, stamps: StampCache): Result {
   const p = skipSpaces(s, bodyStart);
   if (s.charCodeAt(p) === 62 && s.charCodeAt(p + 1) === 32) return headerEvent(at, stamp, s.slice(p + 2));
   // The first HEAD_TOKENS tokens, read only as far as the entry code: the addresses after it are cut out later.
-  const toks: Token[] = [];
-  for (let j = skipSpaces(s, p); j < s.length && toks.length < HEAD_TOKENS;) {
-    j = readToken(s, j, toks);
-    const i = toks.length - 2;
+  let n = 0;
+  for (let j = skipSpaces(s, p); j < s.length && n < HEAD_TOKENS;) {
+    const end = wordEnd(s, j);
+    tokStart[n] = j;
+    tokEnd[n] = end;
+    tokText[n] = s.slice(j, end);
+    n++;
+    j = skipSpaces(s, end);
+    const i = n - 2;
     if (i < 1) continue;
-    const t = toks[i]?.text ?? '';
-    const next = toks[i + 1]?.text ?? '';
-    if ((t === '+' || t === '-') && isEntryCode(next)) return connectionRecord(s, at, stamp, toks, i);
-    if (isEntryCode(t) && isDigits(next)) return messageRecord(s, at, stamp, toks, i);
+    const t = tokText[i] ?? '';
+    const next = tokText[i + 1] ?? '';
+    if ((t === '+' || t === '-') && isEntryCode(next)) return connectionRecord(s, at, stamp, i);
+    if (isEntryCode(t) && isDigits(next)) return messageRecord(s, at, stamp, i);
   }
   return UNRECOGNISED;
 }
 
-function xmlMessage(a: ReadonlyMap<string, string>, at: number, stamp: string): Result {
+function xmlMessage(a: XmlAttributes, at: number, stamp: string): Result {
   const entry = a.get('ac') ?? '';
   if (!isEntryCode(entry)) return UNRECOGNISED;
   const action = entry.charAt(0);
@@ -269,10 +302,10 @@ function xmlMessage(a: ReadonlyMap<string, string>, at: number, stamp: string): 
   if (ss?.helo !== undefined) e.helo = ss.helo;
   const clientIp = ss?.ip ?? (INBOUND_ACTIONS.has(action) ? parseTransport(a.get('tr') ?? '')?.remoteIp : undefined);
   if (clientIp !== undefined) e.clientIp = clientIp;
-  return event(e);
+  return e;
 }
 
-function xmlConnection(a: ReadonlyMap<string, string>, at: number, stamp: string): Result {
+function xmlConnection(a: XmlAttributes, at: number, stamp: string): Result {
   const entry = a.get('ac') ?? '';
   if (!isEntryCode(entry)) return UNRECOGNISED;
   const e: Mutable<MtaConnection> = {
@@ -296,12 +329,12 @@ function xmlConnection(a: ReadonlyMap<string, string>, at: number, stamp: string
     const outcome = authOutcome(di, mi);
     if (outcome !== undefined) e.auth = outcome;
   }
-  return event(e);
+  return e;
 }
 
 /** `<he …/>`: the header is whichever attribute holds `Name: value`. */
-function xmlHeader(a: ReadonlyMap<string, string>, at: number, stamp: string): Result {
-  for (const [k, v] of a) {
+function xmlHeader(a: XmlAttributes, at: number, stamp: string): Result {
+  for (const [k, v] of a.entries()) {
     if (k === 'ts' || k === 'pi' || k === 'no') continue;
     const colon = v.indexOf(':');
     if (colon > 0 && colon <= 80 && v.lastIndexOf(' ', colon) < 0) return headerEvent(at, stamp, v, a.get('pi'));
@@ -309,13 +342,19 @@ function xmlHeader(a: ReadonlyMap<string, string>, at: number, stamp: string): R
   return IGNORED;
 }
 
+/** The attributes of the XML line being parsed (see XmlAttributes). */
+const attributes = new XmlAttributes();
+
 /** Format 4: `<en …/>` message, `<co …/>` connection, `<he …/>` header; attributes by name. */
 export function parseXml(s: string, stamps: StampCache): Result {
-  const tag = s.slice(1, 3);
-  if (s.charCodeAt(3) !== 32 || (tag !== 'en' && tag !== 'co' && tag !== 'he')) return UNRECOGNISED;
-  const a = parseAttributes(s, 4);
-  const ts = a?.get('ts');
-  if (!a || ts === undefined) return UNRECOGNISED;
+  const t1 = s.charCodeAt(1);
+  const t2 = s.charCodeAt(2);
+  const tag = t1 === 101 && t2 === 110 ? 'en' : t1 === 99 && t2 === 111 ? 'co' : t1 === 104 && t2 === 101 ? 'he' : '';
+  if (s.charCodeAt(3) !== 32 || tag === '') return UNRECOGNISED;
+  const a = attributes;
+  if (!a.read(s, 4)) return UNRECOGNISED;
+  const ts = a.get('ts');
+  if (ts === undefined) return UNRECOGNISED;
   const at = stamps.iso(ts);
   if (at === undefined) return UNRECOGNISED;
   if (tag === 'en') return xmlMessage(a, at, ts);
@@ -323,7 +362,8 @@ export function parseXml(s: string, stamps: StampCache): Result {
   return xmlHeader(a, at, ts);
 }
 
-export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => Result {
+/** A line parser for one input that answers events unwrapped (see Result). */
+function createLineReader(ctx: ParseContext): (line: LogLine) => Result {
   const stamps = new StampCache(ctx.timezone);
   return (line) => {
     let s = line.text;
@@ -338,6 +378,14 @@ export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => Resul
       // A parser bug must cost one line, never the scan.
       return UNRECOGNISED;
     }
+  };
+}
+
+export function createMtaLineParser(ctx: ParseContext): (line: LogLine) => ParseResult<MtaEvent> {
+  const read = createLineReader(ctx);
+  return (line) => {
+    const r = read(line);
+    return 'kind' in r ? r : { kind: 'event', event: r };
   };
 }
 
@@ -358,10 +406,30 @@ export function detectMtaTransaction(sample: readonly string[]): number {
   return Math.min(1, (ours / lines) * 0.95 + 0.05);
 }
 
-export const mtaTransaction = defineParser<MtaEvent>({
+const plugin = defineParser<MtaEvent>({
   name: 'mta-transaction',
   description: 'Messaging Server (Oracle/Sun) MTA transaction log mail.log_current, LOG_FORMAT 1-4',
   detect: detectMtaTransaction,
   createLineParser: createMtaLineParser,
   createCorrelator: createMtaCorrelator,
 });
+
+/** The plugin, with a scan session that hands events to the correlator without wrapping each in a ParseResult. */
+export const mtaTransaction: Parser = {
+  ...plugin,
+  open(pctx, cctx, sink, saved) {
+    const read = createLineReader(pctx);
+    const correlator = createMtaCorrelator(cctx, sink, saved);
+    return {
+      push(line) {
+        const r = read(line);
+        if ('kind' in r) return r.kind;
+        correlator.push(r, line);
+        return 'event';
+      },
+      flush: () => correlator.flush(),
+      snapshot: () => correlator.snapshot(),
+      diagnostics: () => correlator.diagnostics?.() ?? [],
+    };
+  },
+};

@@ -403,6 +403,13 @@ describe('kerio: time', () => {
     }
   });
 
+  it('checks every character of a stamp that repeats the last line\'s but for one', () => {
+    const line = smtpFail('2026-01-12T08:00:00Z', '192.0.2.9');
+    const altered = [...Array(22).keys()].map((i) => `${line.slice(0, i)}x${line.slice(i + 1)}`);
+    const { statuses } = run(altered.flatMap((a) => [line, a]));
+    assert.deepEqual(statuses, altered.flatMap(() => ['event', 'unrecognised']));
+  });
+
   it('uses the configured zone before the first Recv line and the Queue-ID offset from then on', () => {
     const texts = [
       smtpFail('2024-03-11T04:30:00Z', '192.0.2.9', 7),

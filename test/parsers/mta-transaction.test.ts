@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { AuthFailure, AuthSuccess, Delivery, MailRecord, Submission } from '../../src/core/types.js';
 import { MAX_OPEN, QUIET_MS } from '../../src/correlate/mta-transaction.js';
 import { decodeEntities, splitAuthText } from '../../src/parsers/mta-fields.js';
-import { detectMtaTransaction, mtaTransaction } from '../../src/parsers/mta-transaction.js';
+import { detectMtaTransaction, mtaTransaction, type MtaEvent } from '../../src/parsers/mta-transaction.js';
 import type { LineStatus } from '../../src/parsers/types.js';
 import { DETECT_THRESHOLD } from '../../src/parsers/index.js';
 
@@ -477,9 +477,26 @@ describe('mta-transaction: hostile input', () => {
     assert.doesNotThrow(() => run(lines));
   });
 
+  it('reads a repeated XML attribute as a map of them would: first place, last value', () => {
+    const ts = 'ts="2024-07-01T09:30:00.25"';
+    const header = (text: string): unknown => {
+      const r = parse({ source: 'x', lineNo: 1, text });
+      if (r.kind !== 'event') return r.kind;
+      const e = r.event as MtaEvent;
+      return e.type === 'header' ? [e.name, e.value, e.process] : e.type;
+    };
+    assert.deepEqual(header(`<he ${ts} zz="Subject: first" yy="From: second" zz="neither"/>`), ['from', 'second', undefined]);
+    assert.deepEqual(header(`<he ${ts} zz="x" yy="From: second" zz="Subject: last" pi="1.2.3" pi="4.5.6"/>`), ['subject', 'last', '4.5.6']);
+    assert.deepEqual(header(`<he ${ts} Zz="Subject: upper case is another name" zz="x"/>`), ['subject', 'upper case is another name', undefined]);
+    const many = Array.from({ length: 300 }, (_, i) => `a${i}="v${i}"`).join(' ');
+    assert.deepEqual(header(`<he ${ts} ${many} zz="From: after 300" pi="7.8.9"/>`), ['from', 'after 300', '7.8.9']);
+    assert.equal(header(`<he ${ts} zz="From: cut short"`), 'unrecognised');
+  });
+
   it('decodes entities without trusting them', () => {
     assert.equal(decodeEntities('a&lt;b&gt;&amp;&quot;&apos;&#65;&#x42;&#X43;'), 'a<b>&"\'ABC');
     assert.equal(decodeEntities('&nope; &#xD800; &#99999999; & &;'), '&nope; &#xD800; &#99999999; & &;');
+    assert.equal(decodeEntities('&constructor;&toString;&__proto__;&hasOwnProperty;'), '&constructor;&toString;&__proto__;&hasOwnProperty;', 'no name of Object.prototype is an entity');
   });
 
   it('splits a U record summary from its login', () => {
