@@ -56,7 +56,8 @@ async function timeReader(path: string, format: string | undefined, timezone: st
     parser = detectParser(sample)?.parser;
   }
   if (!parser) return { timeOf: () => undefined };
-  const parse = parser.createLineParser({ source: path, timezone, referenceTime: now() });
+  // As SourceRun dates the lines it reads: year-less stamps from the file's modification time.
+  const parse = parser.createLineParser({ source: path, timezone, referenceTime: statSync(path).mtimeMs });
   let lineNo = 0;
   return {
     format: parser.name,

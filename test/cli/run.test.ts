@@ -187,6 +187,27 @@ function rulesOf(x: Site): string {
   return JSON.stringify((JSON.parse(readFileSync(x.state, 'utf8')) as { rules: unknown }).rules).replaceAll(x.dir, 'DIR');
 }
 
+describe('sendwatch run: the first run', () => {
+  it('starts one window before the end, dating year-less stamps from the log\'s modification time as the reading does', async () => {
+    // Two days of a submission server writing classic stamps, then a host writing RFC 3339
+    // ones: read in another year, the classic stamps must not land in that year.
+    const s = site({ timezone: 'UTC' }, null);
+    const lines: string[] = [];
+    for (let h = 0; h < 48; h++) {
+      const day = 1 + Math.floor(h / 24);
+      lines.push(`Mar  ${day} ${String(h % 24).padStart(2, '0')}:00:00 mx1 postfix/smtpd[1]: connect from unknown[192.0.2.1]`);
+    }
+    lines.push('2024-03-02T23:30:00.000000+00:00 mx2 postfix/smtpd[2]: connect from unknown[192.0.2.2]');
+    writeFileSync(s.log, `${lines.join('\n')}\n`);
+    const mtime = new Date('2024-03-02T23:30:01Z');
+    utimesSync(s.log, mtime, mtime);
+    const r = await runCli(['run', '--config', s.config, '--verbose'], { env: { SENDWATCH_NOW: '2026-11-22T08:00:00Z' } });
+    assert.equal(r.code, 0, r.stderr);
+    // The longest window is a day: from Mar 1 23:30 on, 24 classic lines and the last one.
+    assert.match(r.stderr, /maillog: postfix, 25 new lines/);
+  });
+});
+
 describe('sendwatch run: nothing new', () => {
   it('leaves the state file as it was, and later runs find what they would have found without the quiet ones', async () => {
     const ref = site({}, { minSeverity: 'info', cooldownHours: 0 });
