@@ -421,7 +421,7 @@ async function cronRows(log: BenchLog, o: Options, workDir: string, c: CronOptio
   const idleState = fileSize(site.statePath);
   rows.push({
     name: label('cron, nothing new'), runs: idleFailed === undefined ? idle : [], targetS: TARGET_CRON_NOTHING_NEW_S, stateBytes: idleState, ...stateTarget,
-    note: idleFailed ?? 'lock, state loaded and saved, the log stat-ed and its head hashed',
+    note: idleFailed ?? 'the log as the last run left it',
   });
 
   const saved = readFileSync(site.statePath);
