@@ -91,11 +91,16 @@ export const StateShellSchema = z.object({
   version: z.literal(STATE_VERSION),
   updatedAt: z.number(),
   sources: z.record(z.string(), SourceStateSchema),
-  rules: z.record(z.string(), z.unknown()),
-  alerts: z.record(z.string(), z.unknown()),
+  rules: z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
+  alerts: z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
   outbox: z.array(OutboxEntrySchema),
   incidents: z.unknown().optional(),
 });
+
+/** A JSON object, checked without z.record's walk over every key and value. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 const SEVERITIES: ReadonlySet<unknown> = new Set(Severity.options);
 

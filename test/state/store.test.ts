@@ -130,5 +130,9 @@ describe('state file', () => {
     assert.deepEqual(loaded.state, emptyState(0));
     assert.match(loaded.warning ?? '', /invalid \(alerts\.x\|y\|info: not an alert memory entry\)/);
     assert.ok(readdirSync(dir).some((f) => f.startsWith('state.json.corrupt-')));
+    for (const [section, value] of [['rules', []], ['alerts', null]] as const) {
+      writeFileSync(path, JSON.stringify({ ...state, [section]: value }), { mode: 0o600 });
+      assert.match(loadState(path, 0).warning ?? '', new RegExp(`invalid \\(${section}: expected an object\\)`));
+    }
   });
 });
