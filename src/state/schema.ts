@@ -81,6 +81,47 @@ export const OutboxEntrySchema = z.object({
   lastAttempt: z.number().optional(),
 });
 
+/**
+ * The state as loadState checks it: the small sections whole, the alert memory (one
+ * entry per account and rule, the biggest part the schema would walk) by
+ * isAlertMemory, and the rules' and incidents' parts left to their owners, which
+ * validate what they restore.
+ */
+export const StateShellSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  updatedAt: z.number(),
+  sources: z.record(z.string(), SourceStateSchema),
+  rules: z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
+  alerts: z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
+  outbox: z.array(OutboxEntrySchema),
+  incidents: z.unknown().optional(),
+});
+
+/** A JSON object, checked without z.record's walk over every key and value. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const SEVERITIES: ReadonlySet<unknown> = new Set(Severity.options);
+
+/** AlertMemorySchema without zod's walk: thousands of entries are checked on every run. */
+export function isAlertMemory(v: unknown): v is AlertMemory {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  return typeof m.rule === 'string' && typeof m.account === 'string' && SEVERITIES.has(m.severity)
+    && typeof m.firstSeen === 'number' && typeof m.lastSeen === 'number' && typeof m.lastSent === 'number'
+    && typeof m.magnitude === 'number' && typeof m.sent === 'number';
+}
+
+/** The sections a run with nothing new reads (see peekState); saveState writes them first. */
+export const StateHeadSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  sources: z.record(z.string(), SourceStateSchema),
+  outbox: z.array(OutboxEntrySchema),
+});
+
+export type StateHead = z.output<typeof StateHeadSchema>;
+
 export const StateSchema = z.object({
   version: z.literal(STATE_VERSION),
   updatedAt: z.number(),

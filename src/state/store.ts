@@ -2,11 +2,22 @@
  * The state file on disk: a lock against overlapping runs, validated loading, and
  * atomic saving (temp file in the same directory, fsync, rename, fsync the directory).
  * Files are created 0600 with O_EXCL | O_NOFOLLOW, so a planted symlink is never followed.
+ *
+ * The file is one JSON object, its small sections first (SECTION_ORDER), so that
+ * peekState can read the cursors and the outbox of a file of any size from its first
+ * kilobytes.
  */
-import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { RuntimeError } from '../core/errors.js';
-import { emptyState, StateSchema, STATE_VERSION, type State } from './schema.js';
+import { topLevelSpans } from './json-spans.js';
+import { emptyState, isAlertMemory, StateHeadSchema, StateShellSchema, STATE_VERSION, type AlertMemory, type State, type StateHead } from './schema.js';
+
+/** The order saveState writes the sections in: what a run with nothing new needs, then the bulk. */
+const SECTION_ORDER = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'incidents', 'rules'] as const satisfies readonly (keyof State)[];
+const HEAD_SECTIONS: ReadonlySet<string> = new Set(['version', 'sources', 'outbox']);
+/** Enough for the head of a state with dozens of logs; a bigger head is read whole. */
+const PEEK_BYTES = 64 * 1024;
 
 /** Another run holds the lock: exit with this status and change nothing. */
 export class LockedError extends Error {
@@ -111,34 +122,86 @@ export interface LoadResult {
   readonly warning?: string;
 }
 
-/** Loads the state; a missing file is a first run; a damaged one is moved aside. */
-export function loadState(path: string, now: number): LoadResult {
-  let text: string;
+/** The file's bytes, refusing links and files that are not the user's own; undefined when it does not exist. */
+function readOwnFile(path: string, maxBytes?: number): Buffer | undefined {
   try {
     checkOwnFile(path);
     // O_NOFOLLOW: a symlink planted where the state lives is refused, not read through.
     const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      text = readFileSync(fd, 'utf8');
+      if (maxBytes === undefined) return readFileSync(fd);
+      const buf = Buffer.allocUnsafe(maxBytes);
+      let n = 0;
+      while (n < maxBytes) {
+        const r = readSync(fd, buf, n, maxBytes - n, n);
+        if (r === 0) break;
+        n += r;
+      }
+      return buf.subarray(0, n);
     } finally {
       closeSync(fd);
     }
   } catch (e) {
     if (e instanceof RuntimeError) throw e;
-    if (errno(e) === 'ENOENT') return { state: emptyState(now) };
+    if (errno(e) === 'ENOENT') return undefined;
     throw new RuntimeError(describeFsError('read state', path, e));
   }
+}
+
+/**
+ * The cursors and the outbox, read from the start of the file without parsing the rest:
+ * enough to tell that no log has anything new. undefined when there is no state, or it
+ * is not a current, well-formed one: then loadState reads it (and deals with damage).
+ */
+export function peekState(path: string): StateHead | undefined {
+  let bytes = readOwnFile(path, PEEK_BYTES);
+  if (bytes === undefined) return undefined;
+  // A cut multi-byte character at the end of the prefix only garbles what is not used.
+  let text = bytes.toString('utf8');
+  let spans = topLevelSpans(text, HEAD_SECTIONS);
+  if (spans === 'incomplete' && bytes.length === PEEK_BYTES) {
+    // Sections in another order (a file from an earlier version) or a very long head.
+    bytes = readOwnFile(path);
+    if (bytes === undefined) return undefined;
+    text = bytes.toString('utf8');
+    spans = topLevelSpans(text, HEAD_SECTIONS);
+  }
+  if (typeof spans === 'string') return undefined;
+  const head: Record<string, unknown> = {};
+  try {
+    for (const [key, [start, end]] of spans) head[key] = JSON.parse(text.slice(start, end));
+  } catch {
+    return undefined;
+  }
+  const r = StateHeadSchema.safeParse(head);
+  return r.success ? r.data : undefined;
+}
+
+function isAlertMemoryRecord(raw: Record<string, unknown>): raw is Record<string, AlertMemory> {
+  for (const key in raw) if (!isAlertMemory(raw[key])) return false;
+  return true;
+}
+
+/** Loads the state; a missing file is a first run; a damaged one is moved aside. */
+export function loadState(path: string, now: number): LoadResult {
+  const bytes = readOwnFile(path);
+  if (bytes === undefined) return { state: emptyState(now) };
   let problem: string;
   try {
-    const raw: unknown = JSON.parse(text);
+    const raw: unknown = JSON.parse(bytes.toString('utf8'));
     const version = (raw as { version?: unknown } | null)?.version;
     if (version !== undefined && version !== STATE_VERSION) {
       problem = `version ${JSON.stringify(version)}, this sendwatch reads version ${STATE_VERSION}`;
     } else {
-      const r = StateSchema.safeParse(raw);
-      if (r.success) return { state: r.data };
-      const issue = r.error.issues[0];
-      problem = `invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema'})`;
+      const r = StateShellSchema.safeParse(raw);
+      if (r.success) {
+        const alerts = r.data.alerts;
+        if (isAlertMemoryRecord(alerts)) return { state: { ...r.data, alerts } };
+        problem = `invalid (alerts.${Object.keys(alerts).find((k) => !isAlertMemory(alerts[k])) ?? ''}: not an alert memory entry)`;
+      } else {
+        const issue = r.error.issues[0];
+        problem = `invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema'})`;
+      }
     }
   } catch {
     problem = 'not valid JSON';
@@ -152,11 +215,21 @@ export function loadState(path: string, now: number): LoadResult {
   return { state: emptyState(now), warning: `state ${path} was ${problem}: moved aside to ${aside}; starting with fresh state` };
 }
 
+/** The state as JSON, its sections in SECTION_ORDER. */
+export function serializeState(state: State): string {
+  const parts: string[] = [];
+  for (const key of SECTION_ORDER) {
+    const value: unknown = state[key];
+    if (value !== undefined) parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
+  }
+  return `{${parts.join(',')}}\n`;
+}
+
 /** Writes the whole state atomically: readers see the old file or the new one, never a mix. */
 export function saveState(path: string, state: State): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
-  const text = `${JSON.stringify(state)}\n`;
+  const text = serializeState(state);
   let fd: number | undefined;
   try {
     try {

@@ -48,9 +48,23 @@ export const WORKLOADS: readonly Workload[] = [
   { name: 'mta-4', version: 1, format: 'mta-transaction', defaultSize: 512 * 1024 ** 2, quickSize: 25 * 1024 ** 2, create: (seed) => new MtaLogGenerator(seed, 4) },
 ];
 
+/** Accounts in STATE_WORKLOAD: enough that more than 10,000 of them send within its span. */
+export const STATE_WORKLOAD_ACCOUNTS = 12_000;
+
+/**
+ * The state-size target is for 10,000 active accounts, more than the other workloads
+ * have: a Postfix site three times the size, sized so that (skewed activity and all)
+ * over 10,000 accounts submit mail within it. Not among WORKLOADS: it is only run
+ * through cron mode, for the size of the state it leaves.
+ */
+export const STATE_WORKLOAD: Workload = {
+  name: 'postfix-12k', version: 1, format: 'postfix', defaultSize: 256 * 1024 ** 2, quickSize: 256 * 1024 ** 2,
+  create: (seed) => new PostfixLogGenerator(seed, STATE_WORKLOAD_ACCOUNTS),
+};
+
 export function findWorkload(name: string): Workload {
-  const w = WORKLOADS.find((x) => x.name === name);
-  if (w === undefined) throw new Error(`unknown workload ${name} (known: ${WORKLOADS.map((x) => x.name).join(', ')})`);
+  const w = [...WORKLOADS, STATE_WORKLOAD].find((x) => x.name === name);
+  if (w === undefined) throw new Error(`unknown workload ${name} (known: ${[...WORKLOADS, STATE_WORKLOAD].map((x) => x.name).join(', ')})`);
   return w;
 }
 
@@ -94,9 +108,23 @@ export function defaultLogPath(workload: Workload, seed: number, targetBytes: nu
   return join(tmpdir(), `sendwatch-bench-${workload.name}-v${workload.version}-seed${seed}-${targetBytes}.log`);
 }
 
+/**
+ * A workload's lines as the file of `targetBytes` has them, and on past its end: each
+ * line's `progress` is the bytes before it over `targetBytes`, so the file's lines and
+ * what comes after them are one sequence, whatever length is taken.
+ */
+export function* workloadLines(workload: Workload, seed: number, targetBytes: number): Generator<string, never> {
+  const gen = workload.create(seed);
+  let bytes = 0;
+  for (;;) {
+    const line = `${gen.next(bytes / targetBytes)}\n`;
+    bytes += Buffer.byteLength(line);
+    yield line;
+  }
+}
+
 /** Writes lines until the next one would pass `targetBytes`; honours backpressure. */
 export async function writeLog(workload: Workload, path: string, seed: number, targetBytes: number, onProgress?: (bytes: number) => void): Promise<{ bytes: number; lines: number }> {
-  const gen = workload.create(seed);
   const out = createWriteStream(path);
   const done = new Promise<void>((resolve, reject) => {
     out.on('error', reject);
@@ -105,8 +133,7 @@ export async function writeLog(workload: Workload, path: string, seed: number, t
   let bytes = 0;
   let lines = 0;
   let batch: string[] = [];
-  for (;;) {
-    const line = `${gen.next(bytes / targetBytes)}\n`;
+  for (const line of workloadLines(workload, seed, targetBytes)) {
     const size = Buffer.byteLength(line);
     if (bytes + size > targetBytes) break;
     batch.push(line);
@@ -121,6 +148,33 @@ export async function writeLog(workload: Workload, path: string, seed: number, t
   out.end(batch.join(''));
   await done;
   return { bytes, lines };
+}
+
+/**
+ * The `count` lines that follow the benchmark log, as its server would have gone on
+ * writing them (later stamps, the same accounts and open connections): what a cron
+ * run finds appended. Cached beside the log under its own name; the log itself is
+ * never written to.
+ */
+export function continuation(log: BenchLog, seed: number, count: number): { path: string; bytes: number } {
+  const path = `${log.path}.next-${count}`;
+  const meta = `${path}.meta.json`;
+  const saved = readMeta(meta);
+  if (saved !== undefined && saved.bytes === log.bytes && saved.lines === log.lines && existsSync(path)) return { path, bytes: statSync(path).size };
+  const targetBytes = readMeta(`${log.path}.meta.json`)?.targetBytes;
+  if (targetBytes === undefined) throw new Error(`${log.path}.meta.json is missing: cannot tell how the log was generated`);
+  const out: string[] = [];
+  let skipped = 0;
+  for (const line of workloadLines(log.workload, seed, targetBytes)) {
+    if (skipped < log.lines) skipped++;
+    else if (out.push(line) >= count) break;
+  }
+  const text = out.join('');
+  writeFileSync(`${path}.partial`, text);
+  renameSync(`${path}.partial`, path);
+  const m: LogMeta = { workload: log.workload.name, version: log.workload.version, seed, targetBytes, bytes: log.bytes, lines: log.lines };
+  writeFileSync(meta, `${JSON.stringify(m)}\n`);
+  return { path, bytes: Buffer.byteLength(text) };
 }
 
 /** The benchmark log for these parameters, generated unless a complete one is already there. */

@@ -324,9 +324,9 @@ export class PostfixLogGenerator implements LogSource {
   private readonly open: Transaction[] = [];
   private now = START_MS;
 
-  constructor(seed: number) {
+  constructor(seed: number, accountCount = ACCOUNT_COUNT) {
     this.rnd = mulberry32(seed);
-    this.accounts = makeAccounts(this.rnd, ACCOUNT_COUNT);
+    this.accounts = makeAccounts(this.rnd, accountCount);
     this.hijacks = standardHijacks(this.accounts);
   }
 

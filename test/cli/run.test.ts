@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -182,6 +182,92 @@ describe('sendwatch run: alerts once, by e-mail', () => {
   });
 });
 
+/** The rules' windows as saved, with the site's directory taken out of evidence paths. */
+function rulesOf(x: Site): string {
+  return JSON.stringify((JSON.parse(readFileSync(x.state, 'utf8')) as { rules: unknown }).rules).replaceAll(x.dir, 'DIR');
+}
+
+describe('sendwatch run: the first run', () => {
+  it('starts one window before the end, dating year-less stamps from the log\'s modification time as the reading does', async () => {
+    // Two days of a submission server writing classic stamps, then a host writing RFC 3339
+    // ones: read in another year, the classic stamps must not land in that year.
+    const s = site({ timezone: 'UTC' }, null);
+    const lines: string[] = [];
+    for (let h = 0; h < 48; h++) {
+      const day = 1 + Math.floor(h / 24);
+      lines.push(`Mar  ${day} ${String(h % 24).padStart(2, '0')}:00:00 mx1 postfix/smtpd[1]: connect from unknown[192.0.2.1]`);
+    }
+    lines.push('2024-03-02T23:30:00.000000+00:00 mx2 postfix/smtpd[2]: connect from unknown[192.0.2.2]');
+    writeFileSync(s.log, `${lines.join('\n')}\n`);
+    const mtime = new Date('2024-03-02T23:30:01Z');
+    utimesSync(s.log, mtime, mtime);
+    const r = await runCli(['run', '--config', s.config, '--verbose'], { env: { SENDWATCH_NOW: '2026-11-22T08:00:00Z' } });
+    assert.equal(r.code, 0, r.stderr);
+    // The longest window is a day: from Mar 1 23:30 on, 24 classic lines and the last one.
+    assert.match(r.stderr, /maillog: postfix, 25 new lines/);
+  });
+});
+
+describe('sendwatch run: nothing new', () => {
+  it('leaves the state file as it was, and later runs find what they would have found without the quiet ones', async () => {
+    const ref = site({}, { minSeverity: 'info', cooldownHours: 0 });
+    const s = site({}, { minSeverity: 'info', cooldownHours: 0 });
+    const half = Math.floor(LINES.length * 0.5);
+    for (const x of [ref, s]) {
+      appendFileSync(x.log, LINES.slice(0, half).join('\n') + '\n');
+      await run(x, '--from-start');
+    }
+    const saved = readFileSync(s.state);
+    const ino = statSync(s.state).ino;
+    for (let i = 0; i < 2; i++) {
+      const quiet = await run(s);
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, '', '']);
+    }
+    assert.equal(statSync(s.state).ino, ino, 'not rewritten');
+    assert.deepEqual(readFileSync(s.state), saved);
+    // --verbose still reports the log, through a full run.
+    const verbose = await run(s, '--verbose');
+    assert.match(verbose.stderr, /maillog: postfix, 0 new lines/);
+    // A log touched without growing gets a full run, which takes the new time into the cursor.
+    const untouched = statSync(s.log).mtimeMs;
+    const touchedAt = new Date(untouched + 60_000);
+    utimesSync(s.log, touchedAt, touchedAt);
+    const touched = await run(s);
+    assert.equal(touched.code, 0, touched.stderr);
+    const cursor = (JSON.parse(readFileSync(s.state, 'utf8')) as { sources: Record<string, { cursor: { mtimeMs: number } }> }).sources[s.log]?.cursor;
+    assert.equal(cursor?.mtimeMs, statSync(s.log).mtimeMs);
+    assert.notEqual(cursor?.mtimeMs, untouched);
+    for (const x of [ref, s]) {
+      appendFileSync(x.log, LINES.slice(half).join('\n') + '\n');
+      await run(x);
+    }
+    assert.deepEqual(alertsIn(s), alertsIn(ref));
+    assert.ok(alertsIn(ref).length > 3);
+    assert.equal(rulesOf(s), rulesOf(ref));
+  });
+
+  it('a changed format in the config, or a log not read yet, gets a full run', async () => {
+    const s = site({}, null);
+    appendFileSync(s.log, LINES.slice(0, 50).join('\n') + '\n');
+    await run(s, '--from-start');
+    const ino = statSync(s.state).ino;
+    const other = join(s.dir, 'other.log');
+    writeFileSync(other, '');
+    const cfg = JSON.parse(readFileSync(s.config, 'utf8')) as { sources: { path: string; format?: string }[] };
+    writeFileSync(s.config, JSON.stringify({ ...cfg, sources: [...cfg.sources, { path: other, format: 'postfix' }] }));
+    const added = await run(s);
+    assert.equal(added.code, 0, added.stderr);
+    assert.notEqual(statSync(s.state).ino, ino);
+    const withOther = statSync(s.state).ino;
+    writeFileSync(s.config, JSON.stringify({ ...cfg, sources: [{ path: s.log, format: 'kerio' }, { path: other, format: 'postfix' }] }));
+    const changed = await run(s);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.notEqual(statSync(s.state).ino, withOther);
+    const formats = (JSON.parse(readFileSync(s.state, 'utf8')) as { sources: Record<string, { format?: string }> }).sources;
+    assert.equal(formats[s.log]?.format, 'kerio');
+  });
+});
+
 describe('sendwatch run: state, lock and crashes', () => {
   it('a second run while one holds the lock exits 4 and changes nothing; a dead run\'s lock is taken over', async () => {
     const s = site();
@@ -239,7 +325,6 @@ describe('sendwatch run: state, lock and crashes', () => {
       assert.deepEqual(new Set(alertsIn(s)), new Set(alertsIn(ref)));
       assert.ok(alertsIn(ref).length > 3);
       // Lines counted once: the rule windows end in the same state.
-      const rulesOf = (x: Site): string => JSON.stringify((JSON.parse(readFileSync(x.state, 'utf8')) as { rules: unknown }).rules).replaceAll(x.dir, 'DIR');
       assert.equal(rulesOf(s), rulesOf(ref));
     });
   }
