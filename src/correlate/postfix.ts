@@ -21,6 +21,9 @@ const MAX_TRACKED = 200_000;
 const MAX_SESSIONS = 50_000;
 /** Postfix's smtpd allows a few AUTH attempts per session; more in one line is not a real count. */
 const MAX_SILENT_PER_SESSION = 100;
+/** Presence-filter slots (see HostKeyedMap): open messages are usually a few thousand, sessions fewer. */
+const MESSAGE_FILTER_SLOTS = 1 << 16;
+const SESSION_FILTER_SLOTS = 1 << 14;
 
 interface OpenMessage {
   account: string;
@@ -71,20 +74,31 @@ function isLoopbackRelay(relay: string): boolean {
   return addr.startsWith('127.') || addr === '::1' || addr === 'localhost' || relay.startsWith('localhost');
 }
 
-/** FNV-1a over s[start, end), kept within V8's small integers. */
-function hashOf(s: string, start: number, end: number): number {
-  let h = 0x811c9dc5;
+/** FNV-1a step over s[start, end) from `h`; callers mask the result. */
+function hashOf(h0: number, s: string, start: number, end: number): number {
+  let h = h0;
   for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h & 0x3fffffff;
+  return h;
 }
+
+const FNV_BASIS = 0x811c9dc5;
+const SPACE = 32;
 
 /**
  * A map keyed `HOST REST` (REST a queue id or a pid) that can tell, without building a
- * key, that no key ends in a given REST: the common answer for a busy server's lines.
+ * key, that a line's host and REST are no key: the common answer for a busy server's
+ * lines. A count per hash slot of the keys held answers that with one array read.
  */
 class HostKeyedMap<V> extends Map<string, V> {
-  /** How many keys have a REST of each hash. */
-  private readonly rests = new Map<number, number>();
+  private readonly filter: Int32Array;
+  private readonly mask: number;
+
+  /** `slots`: a power of two; more slots than keys keeps most misses a single read. */
+  constructor(slots: number) {
+    super();
+    this.filter = new Int32Array(slots);
+    this.mask = slots - 1;
+  }
 
   override set(key: string, value: V): this {
     if (!super.has(key)) this.count(key, 1);
@@ -99,19 +113,18 @@ class HostKeyedMap<V> extends Map<string, V> {
 
   override clear(): void {
     super.clear();
-    this.rests.clear();
+    this.filter.fill(0);
   }
 
-  /** Whether `${host} ${text.slice(start, end)}` is a key; the slice is only made when it may be. */
-  hasAt(host: string, text: string, start: number, end: number): boolean {
-    return this.rests.has(hashOf(text, start, end)) && super.has(`${host} ${text.slice(start, end)}`);
+  /** Whether `${text[hostStart, hostEnd)} ${text[start, end)}` is a key; the key is only built when it may be. */
+  hasAt(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean {
+    const h = hashOf(Math.imul(hashOf(FNV_BASIS, text, hostStart, hostEnd) ^ SPACE, 0x01000193), text, start, end);
+    return this.filter[h & this.mask] !== 0 && super.has(`${text.slice(hostStart, hostEnd)} ${text.slice(start, end)}`);
   }
 
   private count(key: string, delta: number): void {
-    const h = hashOf(key, key.indexOf(' ') + 1, key.length);
-    const n = (this.rests.get(h) ?? 0) + delta;
-    if (n > 0) this.rests.set(h, n);
-    else this.rests.delete(h);
+    const slot = hashOf(FNV_BASIS, key, 0, key.length) & this.mask;
+    this.filter[slot] = (this.filter[slot] ?? 0) + delta;
   }
 }
 
@@ -124,10 +137,13 @@ function isSnapshot(x: unknown): x is Snapshot {
  * on are not cut into events: see PostfixLineParser.
  */
 export interface PostfixInterest {
-  /** Whether events of the queue id `text[start, end)` would change anything: it is an open message. */
-  message(host: string, text: string, start: number, end: number): boolean;
-  /** Whether the smtpd process of pid `text[start, end)` has session state (AUTH warnings, rejects) to end. */
-  session(host: string, text: string, start: number, end: number): boolean;
+  /**
+   * Whether events of the queue id `text[start, end)` of host `text[hostStart, hostEnd)` would
+   * change anything: it is an open message.
+   */
+  message(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean;
+  /** Whether the smtpd process of pid `text[start, end)` on that host has session state (AUTH warnings, rejects) to end. */
+  session(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean;
   /** A line whose event was not wanted: time moves on all the same. */
   advance(at: number): void;
 }
@@ -141,8 +157,8 @@ export function createPostfixCorrelator(
   ctx: CorrelateContext, sink: RecordSink, saved?: unknown, opts: PostfixCorrelatorOptions = {},
 ): Correlator<PostfixEvent> & PostfixInterest {
   const emitAfterMs = opts.emitAfterMs ?? 10 * 60_000;
-  const messages = new HostKeyedMap<OpenMessage>();
-  const sessions = new HostKeyedMap<Session>();
+  const messages = new HostKeyedMap<OpenMessage>(MESSAGE_FILTER_SLOTS);
+  const sessions = new HostKeyedMap<Session>(SESSION_FILTER_SLOTS);
   let now = 0;
   let lastSweep = 0;
   if (isSnapshot(saved)) {
@@ -364,8 +380,8 @@ export function createPostfixCorrelator(
   return {
     push,
     advance,
-    message: (host, text, start, end) => messages.hasAt(host, text, start, end),
-    session: (host, text, start, end) => sessions.hasAt(host, text, start, end),
+    message: (text, hostStart, hostEnd, start, end) => messages.hasAt(text, hostStart, hostEnd, start, end),
+    session: (text, hostStart, hostEnd, start, end) => sessions.hasAt(text, hostStart, hostEnd, start, end),
     flush() {
       for (const m of messages.values()) emit(m);
       messages.clear();

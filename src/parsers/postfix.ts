@@ -39,8 +39,6 @@ export type PostfixEvent =
 
 type Result = ParseResult<PostfixEvent>;
 
-const event = (e: PostfixEvent): Result => ({ kind: 'event', event: e });
-
 /**
  * What the line parser returns, when the correlator has said so, for an event it would
  * not act on (a queue id it does not track, a process without session state): the
@@ -61,59 +59,34 @@ export function splitTag(tag: string): { daemon: string; service: string } | und
 
 const enum Daemon { Smtpd, Qmgr, Cleanup, Delivery, Other }
 
-const DELIVERY_AGENTS = new Set(['smtp', 'lmtp', 'local', 'virtual', 'pipe', 'error', 'discard', 'retry']);
-
-interface TagInfo {
-  readonly tag: string;
-  /** undefined: not a postfix program (amavis, dovecot, opendkim share the file). */
-  readonly daemon: Daemon | undefined;
-  readonly daemonName: string;
-  readonly service: string;
+/** `word` at s[i]: word is a short constant, so a char loop beats startsWith's call. */
+function wordAt(s: string, i: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (s.charCodeAt(i + k) !== word.charCodeAt(k)) return false;
+  return true;
 }
-
-/** Distinct tags remembered; a file has a few dozen (programs x services x instances). */
-const MAX_TAGS = 512;
 
 /**
- * splitTag once per distinct program tag: a busy file has a few dozen, so after the
- * first lines a tag is recognised in place, by length and text, without being cut out.
+ * The daemon of splitTag's reading of a tag, from its name s[i, i + n) after the last `/`:
+ * delivery agents are smtp, lmtp, local, virtual, pipe, error, discard and retry.
  */
-class TagCache {
-  private readonly byLength = new Map<number, TagInfo[]>();
-  private size = 0;
-
-  lookup(s: string, start: number, end: number): TagInfo {
-    const n = end - start;
-    const list = this.byLength.get(n);
-    if (list !== undefined) {
-      for (let k = 0; k < list.length; k++) {
-        const info = list[k];
-        if (info !== undefined && s.startsWith(info.tag, start)) return info;
-      }
-    }
-    return this.add(s.slice(start, end));
-  }
-
-  private add(tag: string): TagInfo {
-    if (this.size >= MAX_TAGS) {
-      this.byLength.clear();
-      this.size = 0;
-    }
-    const split = splitTag(tag);
-    const name = split?.daemon ?? '';
-    const daemon = split === undefined ? undefined
-      : name === 'smtpd' ? Daemon.Smtpd
-        : name === 'qmgr' ? Daemon.Qmgr
-          : name === 'cleanup' ? Daemon.Cleanup
-            : DELIVERY_AGENTS.has(name) ? Daemon.Delivery : Daemon.Other;
-    const info: TagInfo = { tag, daemon, daemonName: name, service: split?.service ?? '' };
-    const list = this.byLength.get(tag.length);
-    if (list === undefined) this.byLength.set(tag.length, [info]);
-    else list.push(info);
-    this.size++;
-    return info;
+function daemonNamed(s: string, i: number, n: number): Daemon {
+  switch (n) {
+    case 4:
+      if (wordAt(s, i, 'qmgr')) return Daemon.Qmgr;
+      return wordAt(s, i, 'smtp') || wordAt(s, i, 'lmtp') || wordAt(s, i, 'pipe') ? Daemon.Delivery : Daemon.Other;
+    case 5:
+      if (wordAt(s, i, 'smtpd')) return Daemon.Smtpd;
+      return wordAt(s, i, 'local') || wordAt(s, i, 'error') || wordAt(s, i, 'retry') ? Daemon.Delivery : Daemon.Other;
+    case 7:
+      if (wordAt(s, i, 'cleanup')) return Daemon.Cleanup;
+      return wordAt(s, i, 'virtual') || wordAt(s, i, 'discard') ? Daemon.Delivery : Daemon.Other;
+    default:
+      return Daemon.Other;
   }
 }
+
+/** How many distinct service names are remembered to hand out the same string again. */
+const SERVICE_CACHE = 16;
 
 const isDigitAt = (s: string, i: number): boolean => {
   const c = s.charCodeAt(i);
@@ -124,19 +97,21 @@ const isQidChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c 
 
 /** Length of a queue id at the start of `msg` followed by `: `, or 0. Lenient: test suites use non-hex ids. */
 export function queueIdLength(msg: string, from: number): number {
-  let i = from;
-  while (i < msg.length && i - from < 32 && isQidChar(msg.charCodeAt(i))) i++;
-  const n = i - from;
-  if (n < 5 || msg.charCodeAt(i) !== 58 || msg.charCodeAt(i + 1) !== 32) return 0;
   // Words such as `warning:` or `statistics:` have the same shape: a queue id is
   // upper-case hex, or has a digit somewhere (long ids, and test suites' odd ids).
   let digit = false;
   let hexUpper = true;
-  for (let k = from; k < i; k++) {
-    const c = msg.charCodeAt(k);
+  const stop = Math.min(msg.length, from + 32);
+  let i = from;
+  for (; i < stop; i++) {
+    const c = msg.charCodeAt(i);
     if (c >= 48 && c <= 57) digit = true;
-    else if (c < 65 || c > 70) hexUpper = false;
+    else if (c >= 65 && c <= 70) continue;
+    else if ((c >= 71 && c <= 90) || (c >= 97 && c <= 122)) hexUpper = false;
+    else break;
   }
+  const n = i - from;
+  if (n < 5 || msg.charCodeAt(i) !== 58 || msg.charCodeAt(i + 1) !== 32) return 0;
   return digit || hexUpper ? n : 0;
 }
 
@@ -220,14 +195,27 @@ const SASL_FAILURE = 'SASL authentication failure: ';
 const NOT_OWNED = '>: Sender address rejected: not owned by user ';
 const SASL_USERNAME = ', sasl_username=';
 
+/** What reading one line came to; Event leaves the event in `PostfixLineParser.event`. */
+const enum Verdict { Event, Ignored, Unrecognised, NotWanted }
+
+const NO_EVENT: PostfixEvent = Object.freeze({ type: 'removed', at: 0, host: '', qid: '' });
+
 /**
  * Turns Postfix lines into events, for one input. With an `interest` (the correlator's,
  * in a scan), a line whose event the correlator would not act on is still checked
  * and counted as an event, but its fields are not cut out (NOT_WANTED).
+ *
+ * A line is classified in place, by its tag's daemon name and the first characters of
+ * its message, before anything is cut out or allocated: most lines of a busy server
+ * (postscreen, TLS, connects of unauthenticated clients) end there.
  */
 export class PostfixLineParser {
   private readonly env: SyslogEnvelope;
-  private readonly tags = new TagCache();
+  private readonly services: string[] = [];
+  /** Index of the `/` before the daemon name in the current line's tag. */
+  private daemonSlash = 0;
+  /** The event of the last line read as Verdict.Event. */
+  event: PostfixEvent = NO_EVENT;
 
   constructor(ctx: ParseContext, private readonly interest?: PostfixInterest) {
     this.env = new SyslogEnvelope(new StampParser(ctx.timezone, ctx.referenceTime));
@@ -239,21 +227,68 @@ export class PostfixLineParser {
   }
 
   parse(line: LogLine): Result {
-    const s = line.text;
-    const env = this.env;
-    if (!env.read(s)) return UNRECOGNISED;
-    const tag = this.tags.lookup(s, env.tagStart, env.tagEnd);
-    switch (tag.daemon) {
-      // Other programs share the file (amavis, dovecot, opendkim): understood, not ours.
-      case undefined: return IGNORED;
-      case Daemon.Smtpd: return this.smtpd(tag, s, env.msgStart);
-      case Daemon.Other: return IGNORED;
-      default: return this.queueMessage(tag.daemon, s, env.msgStart);
+    switch (this.read(line.text)) {
+      case Verdict.Event: return { kind: 'event', event: this.event };
+      case Verdict.Ignored: return IGNORED;
+      case Verdict.NotWanted: return NOT_WANTED;
+      default: return UNRECOGNISED;
     }
   }
 
+  /** Reads one line; an Event's event is left in `event`. */
+  read(s: string): Verdict {
+    const env = this.env;
+    if (!env.read(s)) return Verdict.Unrecognised;
+    switch (this.daemonOf(s, env.tagStart, env.tagEnd)) {
+      case Daemon.Smtpd: return this.smtpd(s, env.msgStart);
+      // Other programs share the file (amavis, dovecot, opendkim): understood, not ours.
+      case Daemon.Other: return Verdict.Ignored;
+      case Daemon.Qmgr: return this.qmgr(s, env.msgStart);
+      case Daemon.Cleanup: return this.cleanup(s, env.msgStart);
+      case Daemon.Delivery: return this.delivery(s, env.msgStart);
+    }
+  }
+
+  /**
+   * splitTag's reading of the tag s[start, end), in place: a program other than `postfix...`,
+   * or one without a `/`, is Other. Remembers where the daemon name starts, for `service`.
+   */
+  private daemonOf(s: string, start: number, end: number): Daemon {
+    if (end - start < 8 || !wordAt(s, start, 'postfix')) return Daemon.Other;
+    // `postfix` holds no `/`, so the last one is after it, if there is one.
+    let slash = end - 1;
+    while (slash >= start + 7 && s.charCodeAt(slash) !== 47) slash--;
+    if (slash < start + 7) return Daemon.Other;
+    this.daemonSlash = slash;
+    return daemonNamed(s, slash + 1, end - slash - 1);
+  }
+
+  /** The service of the current smtpd line's tag (`submission` of `postfix/submission/smtpd`), else `smtpd`. */
+  private service(): string {
+    const env = this.env;
+    const s = env.text;
+    const slash = this.daemonSlash;
+    const prev = s.lastIndexOf('/', slash - 1);
+    if (prev < env.tagStart) return 'smtpd';
+    const services = this.services;
+    for (let k = 0; k < services.length; k++) {
+      const known = services[k] ?? '';
+      if (known.length === slash - prev - 1 && s.startsWith(known, prev + 1)) return known;
+    }
+    const service = s.slice(prev + 1, slash);
+    if (services.length >= SERVICE_CACHE) services.pop();
+    services.unshift(service);
+    return service;
+  }
+
+  private emit(e: PostfixEvent): Verdict {
+    this.event = e;
+    return Verdict.Event;
+  }
+
   private wantsMessage(qidStart: number, qidEnd: number): boolean {
-    return this.interest === undefined || this.interest.message(this.env.host, this.env.text, qidStart, qidEnd);
+    const env = this.env;
+    return this.interest === undefined || this.interest.message(env.text, env.hostStart, env.hostEnd, qidStart, qidEnd);
   }
 
   private wantsSession(): boolean {
@@ -261,89 +296,110 @@ export class PostfixLineParser {
     // No `[PID]`: the pid is ''.
     const start = env.pidStart < 0 ? 0 : env.pidStart;
     const end = env.pidStart < 0 ? 0 : env.pidEnd;
-    return this.interest === undefined || this.interest.session(env.host, env.text, start, end);
+    return this.interest === undefined || this.interest.session(env.text, env.hostStart, env.hostEnd, start, end);
   }
 
-  private smtpdBase(tag: TagInfo): SmtpdBase {
-    return { at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service };
+  private smtpdBase(): SmtpdBase {
+    return { at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service() };
   }
 
-  private smtpd(tag: TagInfo, s: string, m: number): Result {
+  private smtpd(s: string, m: number): Verdict {
+    // None of these words is read as a queue id (see queueIdLength), so they are tried first.
+    switch (s.charCodeAt(m)) {
+      case 99: // c
+        if (s.startsWith('connect from ', m)) return this.connect(s, m);
+        break;
+      case 100: // d
+        if (s.startsWith('disconnect from ', m)) return this.disconnect(s, m);
+        break;
+      case 119: // w
+        if (s.startsWith('warning: ', m)) return this.smtpdWarning(s, m + 9);
+        break;
+      case 78: // N
+        if (s.startsWith('NOQUEUE: reject', m)) return this.reject(s, m + 9);
+        break;
+      default:
+        break;
+    }
     const q = queueIdLength(s, m);
-    if (q > 0) {
-      const body = m + q + 2;
-      // After a first accepted recipient, later recipients' rejects carry the queue id instead of NOQUEUE.
-      if (s.startsWith('reject', body)) return this.reject(tag, s, body);
-      if (!s.startsWith('client=', body)) return IGNORED;
-      const end = clientEnd(s, body + 7);
-      if (end < 0) return UNRECOGNISED;
-      // sasl fields come after the client and before any XFORWARD `orig_` fields.
-      const user = s.indexOf(SASL_USERNAME, end);
-      const anonymous = user < 0 || s.startsWith(', ', user + SASL_USERNAME.length) || user + SASL_USERNAME.length === s.length;
-      if (anonymous && !this.wantsMessage(m, m + q)) return NOT_WANTED;
-      const c = parseClient(s, body + 7);
-      if (!c) return UNRECOGNISED;
-      const method = fieldValue(s, ', sasl_method=', c.end);
-      let login = fieldValue(s, SASL_USERNAME, c.end);
-      if (login !== undefined && login === '') login = undefined;
-      const e: PostfixEvent = {
-        type: 'client', at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service,
-        qid: s.slice(m, m + q), clientHost: c.name,
-      };
-      if (c.ip) e.clientIp = c.ip;
-      if (login !== undefined) e.login = login;
-      if (method !== undefined) e.method = method;
-      return event(e);
-    }
-    if (s.startsWith('connect from ', m)) {
-      if (!this.wantsSession()) return NOT_WANTED;
-      const ip = clientIpAt(s, m + 13);
-      const e: PostfixEvent = { type: 'connect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service };
-      if (ip) e.clientIp = ip;
-      return event(e);
-    }
-    if (s.startsWith('disconnect from ', m)) {
-      const auth = s.indexOf(' auth=', m);
-      let authOk = 0;
-      let authAttempts = 0;
-      if (auth >= 0) {
-        const v = s.slice(auth + 6, s.indexOf(' ', auth + 6) >>> 0);
-        const slash = v.indexOf('/');
-        // Postfix writes small decimal counters; anything else (`1e9`, `0x10`, 30 digits) is
-        // not its line, and must not make the correlator loop over a forged count.
-        const okText = slash < 0 ? v : v.slice(0, slash);
-        const attemptsText = slash < 0 ? v : v.slice(slash + 1);
-        if (!/^\d{1,6}$/.test(okText) || !/^\d{1,6}$/.test(attemptsText)) return UNRECOGNISED;
-        authOk = Number(okText);
-        authAttempts = Number(attemptsText);
+    if (q === 0) return Verdict.Ignored;
+    const body = m + q + 2;
+    // After a first accepted recipient, later recipients' rejects carry the queue id instead of NOQUEUE.
+    if (s.startsWith('reject', body)) return this.reject(s, body);
+    if (!s.startsWith('client=', body)) return Verdict.Ignored;
+    const end = clientEnd(s, body + 7);
+    if (end < 0) return Verdict.Unrecognised;
+    // sasl fields come after the client and before any XFORWARD `orig_` fields.
+    const user = s.indexOf(SASL_USERNAME, end);
+    const anonymous = user < 0 || s.startsWith(', ', user + SASL_USERNAME.length) || user + SASL_USERNAME.length === s.length;
+    if (anonymous && !this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+    const c = parseClient(s, body + 7);
+    if (!c) return Verdict.Unrecognised;
+    const method = fieldValue(s, ', sasl_method=', c.end);
+    let login = fieldValue(s, SASL_USERNAME, c.end);
+    if (login !== undefined && login === '') login = undefined;
+    const e: PostfixEvent = {
+      type: 'client', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service(),
+      qid: s.slice(m, m + q), clientHost: c.name,
+    };
+    if (c.ip) e.clientIp = c.ip;
+    if (login !== undefined) e.login = login;
+    if (method !== undefined) e.method = method;
+    return this.emit(e);
+  }
+
+  private connect(s: string, m: number): Verdict {
+    if (!this.wantsSession()) return Verdict.NotWanted;
+    const ip = clientIpAt(s, m + 13);
+    const e: PostfixEvent = { type: 'connect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service() };
+    if (ip) e.clientIp = ip;
+    return this.emit(e);
+  }
+
+  private disconnect(s: string, m: number): Verdict {
+    const auth = s.indexOf(' auth=', m);
+    let authOk = 0;
+    let authAttempts = 0;
+    if (auth >= 0) {
+      // `auth=OK/ATTEMPTS`, or `auth=N` for N of N. Postfix writes small decimal counters;
+      // anything else (`1e9`, `0x10`, 30 digits) is not its line, and must not make the
+      // correlator loop over a forged count.
+      let i = auth + 6;
+      const okStart = i;
+      while (i - okStart <= 6 && isDigitAt(s, i)) authOk = authOk * 10 + s.charCodeAt(i++) - 48;
+      if (i === okStart || i - okStart > 6) return Verdict.Unrecognised;
+      authAttempts = authOk;
+      if (s.charCodeAt(i) === 47) {
+        const attemptsStart = ++i;
+        authAttempts = 0;
+        while (i - attemptsStart <= 6 && isDigitAt(s, i)) authAttempts = authAttempts * 10 + s.charCodeAt(i++) - 48;
+        if (i === attemptsStart || i - attemptsStart > 6) return Verdict.Unrecognised;
       }
-      // Without AUTH attempts a disconnect only ends the process's session state.
-      if (authAttempts - authOk <= 0 && !this.wantsSession()) return NOT_WANTED;
-      const ip = clientIpAt(s, m + 16);
-      const e: PostfixEvent = {
-        type: 'disconnect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service, authOk, authAttempts,
-      };
-      if (ip) e.clientIp = ip;
-      return event(e);
+      if (i < s.length && s.charCodeAt(i) !== 32) return Verdict.Unrecognised;
     }
-    if (s.startsWith('warning: ', m)) return this.smtpdWarning(tag, s, m + 9);
-    if (s.startsWith('NOQUEUE: reject', m)) return this.reject(tag, s, m + 9);
-    return IGNORED;
+    // Without AUTH attempts a disconnect only ends the process's session state.
+    if (authAttempts - authOk <= 0 && !this.wantsSession()) return Verdict.NotWanted;
+    const ip = clientIpAt(s, m + 16);
+    const e: PostfixEvent = {
+      type: 'disconnect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service(), authOk, authAttempts,
+    };
+    if (ip) e.clientIp = ip;
+    return this.emit(e);
   }
 
   /** `warning: HOST[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=USER)?` */
-  private smtpdWarning(tag: TagInfo, s: string, m: number): Result {
+  private smtpdWarning(s: string, m: number): Verdict {
     // Cyrus, IP-less, just before the attempt's own line: the password was never checked.
     if (s.startsWith(`${SASL_FAILURE}cannot connect to saslauthd server`, m)) {
-      return event({ type: 'auth-unavailable', ...this.smtpdBase(tag), reason: s.slice(m + SASL_FAILURE.length), attempt: false });
+      return this.emit({ type: 'auth-unavailable', ...this.smtpdBase(), reason: s.slice(m + SASL_FAILURE.length), attempt: false });
     }
     const marker = s.indexOf(': SASL ', m);
-    if (marker < 0) return IGNORED;
+    if (marker < 0) return Verdict.Ignored;
     const c = parseClient(s, m);
-    if (!c || c.end !== marker) return IGNORED;
+    if (!c || c.end !== marker) return Verdict.Ignored;
     const mechStart = marker + 7;
     const mechEnd = s.indexOf(' ', mechStart);
-    if (mechEnd < 0 || !s.startsWith(' authentication failed', mechEnd)) return IGNORED;
+    if (mechEnd < 0 || !s.startsWith(' authentication failed', mechEnd)) return Verdict.Ignored;
     let reasonStart = mechEnd + 22;
     if (s.charCodeAt(reasonStart) === 58) reasonStart++;
     if (s.charCodeAt(reasonStart) === 32) reasonStart++;
@@ -354,13 +410,13 @@ export class PostfixLineParser {
     const ip = c.ip ? { clientIp: c.ip } : {};
     // Server-side trouble is not an attack on the account.
     if (reason.startsWith('Connection lost to authentication server')) {
-      return event({ type: 'auth-unavailable', ...this.smtpdBase(tag), ...ip, reason, attempt: true });
+      return this.emit({ type: 'auth-unavailable', ...this.smtpdBase(), ...ip, reason, attempt: true });
     }
     // Postfix >= 3.9 writes `sasl_username=(unavailable)` when the backend did not say who it was.
     let login = userAt < 0 ? undefined : s.slice(userAt + 16);
     if (login === '(unavailable)') login = undefined;
-    return event({
-      type: 'auth-failed', ...this.smtpdBase(tag), ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
+    return this.emit({
+      type: 'auth-failed', ...this.smtpdBase(), ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
       ...(login ? { login } : {}), reason,
     });
   }
@@ -373,96 +429,103 @@ export class PostfixLineParser {
    * directly after the first `<...>` behind the reply code, and S must be repeated in `from=<S>`
    * right after the login; a line where that is not so cannot be read safely and is unrecognised.
    */
-  private reject(tag: TagInfo, s: string, r: number): Result {
+  private reject(s: string, r: number): Verdict {
     const first = s.indexOf(NOT_OWNED, r);
-    if (first < 0) return IGNORED;
+    if (first < 0) return Verdict.Ignored;
     let i: number;
     let warnOnly: boolean;
     if (s.startsWith('reject: ', r)) [i, warnOnly] = [r + 8, false];
     else if (s.startsWith('reject_warning: ', r)) [i, warnOnly] = [r + 16, true];
-    else return IGNORED;
+    else return Verdict.Ignored;
     if (s.startsWith('RCPT from ', i)) i += 10;
     else if (s.startsWith('MAIL from ', i)) i += 10;
-    else return UNRECOGNISED;
-    if (s.indexOf(NOT_OWNED, first + 1) >= 0) return UNRECOGNISED;
+    else return Verdict.Unrecognised;
+    if (s.indexOf(NOT_OWNED, first + 1) >= 0) return Verdict.Unrecognised;
     const c = parseClient(s, i);
-    if (!c || !s.startsWith(': ', c.end)) return UNRECOGNISED;
+    if (!c || !s.startsWith(': ', c.end)) return Verdict.Unrecognised;
     // `553 5.7.1 <`: reply code, enhanced status code, then the sender.
     let j = c.end + 2;
     const codeStart = j;
     while (isDigitAt(s, j)) j++;
-    if (j - codeStart !== 3 || s.charCodeAt(j) !== 32) return UNRECOGNISED;
+    if (j - codeStart !== 3 || s.charCodeAt(j) !== 32) return Verdict.Unrecognised;
     j++;
     while (isDigitAt(s, j) || s.charCodeAt(j) === 46) j++;
-    if (s.charCodeAt(j) !== 32 || s.charCodeAt(j + 1) !== 60 || j + 1 >= first) return UNRECOGNISED;
+    if (s.charCodeAt(j) !== 32 || s.charCodeAt(j + 1) !== 60 || j + 1 >= first) return Verdict.Unrecognised;
     const from = s.slice(j + 2, first);
     const userStart = first + NOT_OWNED.length;
     const tail = `; from=<${from}>`;
     const semi = s.indexOf(tail, userStart);
-    if (semi <= userStart) return UNRECOGNISED;
+    if (semi <= userStart) return Verdict.Unrecognised;
     const login = s.slice(userStart, semi);
     const after = semi + tail.length;
     const to = s.startsWith(' to=<', after) ? addressAt(s, after + 4).value : '';
-    return event({ type: 'sender-rejected', ...this.smtpdBase(tag), ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly });
+    return this.emit({ type: 'sender-rejected', ...this.smtpdBase(), ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly });
   }
 
-  private queueMessage(daemon: Daemon, s: string, m: number): Result {
+  private qmgr(s: string, m: number): Verdict {
     const q = queueIdLength(s, m);
-    if (q === 0) return IGNORED;
+    if (q === 0) return Verdict.Ignored;
     const body = m + q + 2;
-    if (daemon === Daemon.Qmgr) {
-      if (s.startsWith('removed', body)) {
-        if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-        return event({ type: 'removed', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q) });
-      }
-      if (!s.startsWith('from=', body)) return IGNORED;
-      // The sender is attacker-written: the real ` size=, nrcpt=` tail is the last one.
-      const tail = s.lastIndexOf(', size=');
-      if (tail < 0) return IGNORED;
-      const nr = s.indexOf(', nrcpt=', tail);
-      if (nr < 0) return IGNORED;
-      let j = nr + 8;
-      while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
-      // The real tail ends the line; one inside the sender (e.g. of a `status=expired` line) does not.
-      if (j < s.length && !(s.length - j === 15 && s.endsWith(' (queue active)'))) return IGNORED;
-      const size = numberAt(s, tail + 7, nr);
-      const nrcpt = numberAt(s, nr + 8, j);
-      if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return UNRECOGNISED;
-      if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-      let from = s.slice(body + 5, tail);
-      if (from.charCodeAt(0) === 60 && from.charCodeAt(from.length - 1) === 62) from = from.slice(1, -1);
-      return event({ type: 'queued', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), from, size, nrcpt });
+    if (s.startsWith('removed', body)) {
+      if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+      return this.emit({ type: 'removed', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q) });
     }
-    if (daemon === Daemon.Cleanup) {
-      if (s.startsWith('message-id=', body)) {
-        if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-        let id = s.slice(body + 11);
-        if (id.charCodeAt(0) === 60 && id.charCodeAt(id.length - 1) === 62) id = id.slice(1, -1);
-        return event({ type: 'message-id', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), messageId: id });
-      }
-      if (s.startsWith('info: header From: ', body) || s.startsWith('warning: header From: ', body)) {
-        if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-        const valStart = s.indexOf('From: ', body) + 6;
-        // Postfix appends ` from HOST[IP]; from=<...> ...`: cut at the last such tail.
-        const tail = s.lastIndexOf('; from=<');
-        const cut = tail < 0 ? s.length : s.lastIndexOf(' from ', tail);
-        const headerFrom = s.slice(valStart, cut < valStart ? s.length : cut);
-        return event({ type: 'header-from', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), headerFrom });
-      }
-      return IGNORED;
+    if (!s.startsWith('from=', body)) return Verdict.Ignored;
+    // The sender is attacker-written: the real ` size=, nrcpt=` tail is the last one.
+    const tail = s.lastIndexOf(', size=');
+    if (tail < 0) return Verdict.Ignored;
+    const nr = s.indexOf(', nrcpt=', tail);
+    if (nr < 0) return Verdict.Ignored;
+    let j = nr + 8;
+    while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+    // The real tail ends the line; one inside the sender (e.g. of a `status=expired` line) does not.
+    if (j < s.length && !(s.length - j === 15 && s.endsWith(' (queue active)'))) return Verdict.Ignored;
+    const size = numberAt(s, tail + 7, nr);
+    const nrcpt = numberAt(s, nr + 8, j);
+    if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return Verdict.Unrecognised;
+    if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+    let from = s.slice(body + 5, tail);
+    if (from.charCodeAt(0) === 60 && from.charCodeAt(from.length - 1) === 62) from = from.slice(1, -1);
+    return this.emit({ type: 'queued', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), from, size, nrcpt });
+  }
+
+  private cleanup(s: string, m: number): Verdict {
+    const q = queueIdLength(s, m);
+    if (q === 0) return Verdict.Ignored;
+    const body = m + q + 2;
+    if (s.startsWith('message-id=', body)) {
+      if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+      let id = s.slice(body + 11);
+      if (id.charCodeAt(0) === 60 && id.charCodeAt(id.length - 1) === 62) id = id.slice(1, -1);
+      return this.emit({ type: 'message-id', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), messageId: id });
     }
-    // A delivery agent.
-    if (!s.startsWith('to=', body)) return IGNORED;
+    if (s.startsWith('info: header From: ', body) || s.startsWith('warning: header From: ', body)) {
+      if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+      const valStart = s.indexOf('From: ', body) + 6;
+      // Postfix appends ` from HOST[IP]; from=<...> ...`: cut at the last such tail.
+      const tail = s.lastIndexOf('; from=<');
+      const cut = tail < 0 ? s.length : s.lastIndexOf(' from ', tail);
+      const headerFrom = s.slice(valStart, cut < valStart ? s.length : cut);
+      return this.emit({ type: 'header-from', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), headerFrom });
+    }
+    return Verdict.Ignored;
+  }
+
+  private delivery(s: string, m: number): Verdict {
+    const q = queueIdLength(s, m);
+    if (q === 0) return Verdict.Ignored;
+    const body = m + q + 2;
+    if (!s.startsWith('to=', body)) return Verdict.Ignored;
     // `to=<R>(, orig_to=<O>)?, relay=...` R and O are the sender's text, the reply after
     // `status=` is the remote's, and only what lies between is Postfix's own. A second
     // `, relay=` means someone wrote one into an address or reply: such a line cannot be
     // split safely (R could carry a fake relay, status and `queued as`), so it is not read.
     const relayAt = s.indexOf(', relay=', body);
-    if (relayAt < 0) return UNRECOGNISED;
-    if (s.indexOf(', relay=', relayAt + 8) >= 0) return UNRECOGNISED;
+    if (relayAt < 0) return Verdict.Unrecognised;
+    if (s.indexOf(', relay=', relayAt + 8) >= 0) return Verdict.Unrecognised;
     const st = s.indexOf(', status=', relayAt);
-    if (st < 0) return UNRECOGNISED;
-    if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
+    if (st < 0) return Verdict.Unrecognised;
+    if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
     const orig = s.indexOf(', orig_to=', body);
     const to = stripAngles(s.slice(body + 3, orig >= 0 && orig < relayAt ? orig : relayAt));
     const relayEnd = s.indexOf(', ', relayAt + 8);
@@ -477,7 +540,7 @@ export class PostfixLineParser {
       while (end < s.length && isQidChar(s.charCodeAt(end))) end++;
       if (end - (qa + 10) >= 5) e.queuedAs = s.slice(qa + 10, end);
     }
-    return event(e);
+    return this.emit(e);
   }
 }
 
@@ -526,10 +589,18 @@ export const postfix: Parser = {
     const parser = new PostfixLineParser(pctx, correlator);
     return {
       push(line) {
-        const r = parser.parse(line);
-        if (r === NOT_WANTED) correlator.advance(parser.at);
-        else if (r.kind === 'event') correlator.push(r.event, line);
-        return r.kind;
+        switch (parser.read(line.text)) {
+          case Verdict.Event:
+            correlator.push(parser.event, line);
+            return 'event';
+          case Verdict.NotWanted:
+            correlator.advance(parser.at);
+            return 'event';
+          case Verdict.Ignored:
+            return 'ignored';
+          case Verdict.Unrecognised:
+            return 'unrecognised';
+        }
       },
       flush: () => correlator.flush(),
       snapshot: () => correlator.snapshot(),

@@ -152,14 +152,16 @@ const HOST_CACHE = 8;
 
 /**
  * One syslog line's envelope `STAMP HOST TAG[PID]: MESSAGE`, read in place: one object
- * per input, refilled for every line. Positions are indices into the line; the host is
- * a string shared by every line of that host (no allocation per line), the tag and pid
- * are cut out only when asked for.
+ * per input, refilled for every line. Positions are indices into the line; the host,
+ * tag and pid are cut out only when asked for, so a line that is skipped on its tag or
+ * message costs no allocation. The host is then a string shared by every line of that
+ * host.
  */
 export class SyslogEnvelope {
   text = '';
   at = 0;
-  host = '';
+  hostStart = 0;
+  hostEnd = 0;
   tagStart = 0;
   tagEnd = 0;
   /** -1 when the line has no `[PID]`. */
@@ -168,8 +170,21 @@ export class SyslogEnvelope {
   /** Offset of the message text (after `]: ` or `: `). */
   msgStart = 0;
   private readonly hosts: string[] = [];
+  /** Lines read so far; `hostName` belongs to line number `hostLine`. */
+  private lines = 0;
+  private hostLine = -1;
+  private hostName = '';
 
   constructor(private readonly stamps: StampParser) {}
+
+  /** Host name as logged, e.g. `mx1`. */
+  get host(): string {
+    if (this.hostLine !== this.lines) {
+      this.hostName = this.hostOf(this.text, this.hostStart, this.hostEnd);
+      this.hostLine = this.lines;
+    }
+    return this.hostName;
+  }
 
   /** Program name as logged, e.g. `postfix/submission/smtpd`. */
   get tag(): string {
@@ -218,8 +233,10 @@ export class SyslogEnvelope {
       }
     }
     this.text = s;
+    this.lines++;
     this.at = at;
-    this.host = this.hostOf(body, hostStart, hostEnd);
+    this.hostStart = hostStart + base;
+    this.hostEnd = hostEnd + base;
     this.tagStart = tagStart + base;
     this.tagEnd = tagEnd + base;
     this.pidStart = pidStart;
