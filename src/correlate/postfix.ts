@@ -87,45 +87,70 @@ const SPACE = 32;
 /**
  * A map keyed `HOST REST` (REST a queue id or a pid) that can tell, without building a
  * key, that a line's host and REST are no key: the common answer for a busy server's
- * lines. A count per hash slot of the keys held answers that with one array read.
+ * lines. A count per hash slot of the keys held answers that with one array read; the
+ * key last put in a slot is compared in place, so a hit hands out the key string held
+ * (its hash already computed), not a new one.
  */
 class HostKeyedMap<V> extends Map<string, V> {
   private readonly filter: Int32Array;
+  private readonly slotKeys: (string | undefined)[];
   private readonly mask: number;
 
   /** `slots`: a power of two; more slots than keys keeps most misses a single read. */
   constructor(slots: number) {
     super();
     this.filter = new Int32Array(slots);
+    this.slotKeys = new Array<string | undefined>(slots).fill(undefined);
     this.mask = slots - 1;
   }
 
   override set(key: string, value: V): this {
-    if (!super.has(key)) this.count(key, 1);
+    if (!super.has(key)) {
+      const slot = this.slotOf(key);
+      this.filter[slot] = (this.filter[slot] ?? 0) + 1;
+      this.slotKeys[slot] = key;
+    }
     return super.set(key, value);
   }
 
   override delete(key: string): boolean {
     const had = super.delete(key);
-    if (had) this.count(key, -1);
+    if (had) {
+      const slot = this.slotOf(key);
+      this.filter[slot] = (this.filter[slot] ?? 0) - 1;
+      if (this.slotKeys[slot] === key) this.slotKeys[slot] = undefined;
+    }
     return had;
   }
 
   override clear(): void {
     super.clear();
     this.filter.fill(0);
+    this.slotKeys.fill(undefined);
   }
 
-  /** Whether `${text[hostStart, hostEnd)} ${text[start, end)}` is a key; the key is only built when it may be. */
-  hasAt(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean {
-    const h = hashOf(Math.imul(hashOf(FNV_BASIS, text, hostStart, hostEnd) ^ SPACE, 0x01000193), text, start, end);
-    return this.filter[h & this.mask] !== 0 && super.has(`${text.slice(hostStart, hostEnd)} ${text.slice(start, end)}`);
+  /** The key `${text[hostStart, hostEnd)} ${text[start, end)}` if it is held; it is only built when two keys share a slot. */
+  keyAt(text: string, hostStart: number, hostEnd: number, start: number, end: number): string | undefined {
+    const slot = hashOf(Math.imul(hashOf(FNV_BASIS, text, hostStart, hostEnd) ^ SPACE, 0x01000193), text, start, end) & this.mask;
+    if (this.filter[slot] === 0) return undefined;
+    const known = this.slotKeys[slot];
+    if (known !== undefined && isKeyAt(known, text, hostStart, hostEnd, start, end)) return known;
+    const key = `${text.slice(hostStart, hostEnd)} ${text.slice(start, end)}`;
+    return super.has(key) ? key : undefined;
   }
 
-  private count(key: string, delta: number): void {
-    const slot = hashOf(FNV_BASIS, key, 0, key.length) & this.mask;
-    this.filter[slot] = (this.filter[slot] ?? 0) + delta;
+  private slotOf(key: string): number {
+    return hashOf(FNV_BASIS, key, 0, key.length) & this.mask;
   }
+}
+
+/** Whether `key` is `${text[hostStart, hostEnd)} ${text[start, end)}`. */
+function isKeyAt(key: string, text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean {
+  const hostLength = hostEnd - hostStart;
+  if (key.length !== hostLength + 1 + end - start || key.charCodeAt(hostLength) !== SPACE) return false;
+  for (let i = 0; i < hostLength; i++) if (key.charCodeAt(i) !== text.charCodeAt(hostStart + i)) return false;
+  for (let i = hostLength + 1, j = start; j < end; i++, j++) if (key.charCodeAt(i) !== text.charCodeAt(j)) return false;
+  return true;
 }
 
 function isSnapshot(x: unknown): x is Snapshot {
@@ -160,6 +185,9 @@ export function createPostfixCorrelator(
   const messages = new HostKeyedMap<OpenMessage>(MESSAGE_FILTER_SLOTS);
   const sessions = new HostKeyedMap<Session>(SESSION_FILTER_SLOTS);
   let now = 0;
+  /** The text of the line whose queue id `message` last found, and the key it found: the line's events reuse it. */
+  let foundText: string | undefined;
+  let foundKey = '';
   let lastSweep = 0;
   if (isSnapshot(saved)) {
     for (const [k, m] of saved.messages) messages.set(k, m);
@@ -167,6 +195,13 @@ export function createPostfixCorrelator(
     now = saved.now;
     lastSweep = saved.lastSweep ?? 0;
   }
+
+  /**
+   * `${host} ${qid}`: for a line whose queue id `message` just found, the key held (the same text
+   * gives the same host and queue id), so no key is built and hashed again.
+   */
+  const messageKey = (host: string, qid: string, line: LogLine): string =>
+    line.text === foundText ? foundKey : `${host} ${qid}`;
 
   const addEvidence = (m: OpenMessage, line: LogLine): void => {
     if (m.evidence.length < MAX_EVIDENCE) m.evidence.push({ source: line.source, lineNo: line.lineNo, text: line.text });
@@ -271,7 +306,7 @@ export function createPostfixCorrelator(
     advance(e.at);
     switch (e.type) {
       case 'client': {
-        const key = `${e.host} ${e.qid}`;
+        const key = messageKey(e.host, e.qid, line);
         // Queue ids are reused: a new `client=` starts a new message, except for the content
         // filter's re-injected copy that its parent's `queued as` already announced.
         if (e.login === undefined) {
@@ -346,7 +381,7 @@ export function createPostfixCorrelator(
       default:
         break;
     }
-    const key = `${e.host} ${e.qid}`;
+    const key = messageKey(e.host, e.qid, line);
     const m = messages.get(key);
     if (!m) return;
     m.lastAt = e.at;
@@ -380,8 +415,14 @@ export function createPostfixCorrelator(
   return {
     push,
     advance,
-    message: (text, hostStart, hostEnd, start, end) => messages.hasAt(text, hostStart, hostEnd, start, end),
-    session: (text, hostStart, hostEnd, start, end) => sessions.hasAt(text, hostStart, hostEnd, start, end),
+    message(text, hostStart, hostEnd, start, end) {
+      const key = messages.keyAt(text, hostStart, hostEnd, start, end);
+      if (key === undefined) return false;
+      foundText = text;
+      foundKey = key;
+      return true;
+    },
+    session: (text, hostStart, hostEnd, start, end) => sessions.keyAt(text, hostStart, hostEnd, start, end) !== undefined,
     flush() {
       for (const m of messages.values()) emit(m);
       messages.clear();
