@@ -59,10 +59,14 @@ export function splitTag(tag: string): { daemon: string; service: string } | und
 
 const enum Daemon { Smtpd, Qmgr, Cleanup, Delivery, Other }
 
-/** `word` at s[i]: word is a short constant, so a char loop beats startsWith's call. */
-function wordAt(s: string, i: number, word: string): boolean {
-  for (let k = 0; k < word.length; k++) if (s.charCodeAt(i + k) !== word.charCodeAt(k)) return false;
-  return true;
+/** Four given char codes at s[i]: call sites pass constants, which the JIT folds into plain compares. */
+function codesAt4(s: string, i: number, a: number, b: number, c: number, d: number): boolean {
+  return s.charCodeAt(i) === a && s.charCodeAt(i + 1) === b && s.charCodeAt(i + 2) === c && s.charCodeAt(i + 3) === d;
+}
+
+/** `postfix` at s[i]: the prefix every Postfix program's tag starts with (splitTag). */
+function isPostfixAt(s: string, i: number): boolean {
+  return codesAt4(s, i, 112, 111, 115, 116) && codesAt4(s, i + 3, 116, 102, 105, 120);
 }
 
 /**
@@ -72,14 +76,22 @@ function wordAt(s: string, i: number, word: string): boolean {
 function daemonNamed(s: string, i: number, n: number): Daemon {
   switch (n) {
     case 4:
-      if (wordAt(s, i, 'qmgr')) return Daemon.Qmgr;
-      return wordAt(s, i, 'smtp') || wordAt(s, i, 'lmtp') || wordAt(s, i, 'pipe') ? Daemon.Delivery : Daemon.Other;
+      if (codesAt4(s, i, 113, 109, 103, 114)) return Daemon.Qmgr; // qmgr
+      return codesAt4(s, i, 115, 109, 116, 112) // smtp
+        || codesAt4(s, i, 108, 109, 116, 112) // lmtp
+        || codesAt4(s, i, 112, 105, 112, 101) // pipe
+        ? Daemon.Delivery : Daemon.Other;
     case 5:
-      if (wordAt(s, i, 'smtpd')) return Daemon.Smtpd;
-      return wordAt(s, i, 'local') || wordAt(s, i, 'error') || wordAt(s, i, 'retry') ? Daemon.Delivery : Daemon.Other;
+      if (codesAt4(s, i, 115, 109, 116, 112) && s.charCodeAt(i + 4) === 100) return Daemon.Smtpd; // smtpd
+      return (codesAt4(s, i, 108, 111, 99, 97) && s.charCodeAt(i + 4) === 108) // local
+        || (codesAt4(s, i, 101, 114, 114, 111) && s.charCodeAt(i + 4) === 114) // error
+        || (codesAt4(s, i, 114, 101, 116, 114) && s.charCodeAt(i + 4) === 121) // retry
+        ? Daemon.Delivery : Daemon.Other;
     case 7:
-      if (wordAt(s, i, 'cleanup')) return Daemon.Cleanup;
-      return wordAt(s, i, 'virtual') || wordAt(s, i, 'discard') ? Daemon.Delivery : Daemon.Other;
+      if (codesAt4(s, i, 99, 108, 101, 97) && codesAt4(s, i + 3, 97, 110, 117, 112)) return Daemon.Cleanup; // cleanup
+      return (codesAt4(s, i, 118, 105, 114, 116) && codesAt4(s, i + 3, 116, 117, 97, 108)) // virtual
+        || (codesAt4(s, i, 100, 105, 115, 99) && codesAt4(s, i + 3, 99, 97, 114, 100)) // discard
+        ? Daemon.Delivery : Daemon.Other;
     default:
       return Daemon.Other;
   }
@@ -171,6 +183,17 @@ function addressAt(s: string, from: number): { value: string; end: number } {
   return { value: s.slice(from, i), end: i };
 }
 
+/**
+ * s.lastIndexOf(word) by forward searches: V8's lastIndexOf is a runtime call, its indexOf a fast
+ * builtin. Each search starts after the last match, so the whole is one pass over `s`.
+ */
+function lastIndexOf(s: string, word: string): number {
+  let at = s.indexOf(word);
+  if (at < 0) return -1;
+  for (let next = s.indexOf(word, at + 1); next >= 0; next = s.indexOf(word, at + 1)) at = next;
+  return at;
+}
+
 /** Number(s.slice(from, to)) without the slice when the text is plain digits (nearly always). */
 function numberAt(s: string, from: number, to: number): number {
   if (to <= from || to - from > 15) return Number(s.slice(from, to));
@@ -254,7 +277,7 @@ export class PostfixLineParser {
    * or one without a `/`, is Other. Remembers where the daemon name starts, for `service`.
    */
   private daemonOf(s: string, start: number, end: number): Daemon {
-    if (end - start < 8 || !wordAt(s, start, 'postfix')) return Daemon.Other;
+    if (end - start < 8 || !isPostfixAt(s, start)) return Daemon.Other;
     // `postfix` holds no `/`, so the last one is after it, if there is one.
     let slash = end - 1;
     while (slash >= start + 7 && s.charCodeAt(slash) !== 47) slash--;
@@ -268,7 +291,8 @@ export class PostfixLineParser {
     const env = this.env;
     const s = env.text;
     const slash = this.daemonSlash;
-    const prev = s.lastIndexOf('/', slash - 1);
+    let prev = slash - 1;
+    while (prev >= env.tagStart && s.charCodeAt(prev) !== 47) prev--;
     if (prev < env.tagStart) return 'smtpd';
     const services = this.services;
     for (let k = 0; k < services.length; k++) {
@@ -472,7 +496,7 @@ export class PostfixLineParser {
     }
     if (!s.startsWith('from=', body)) return Verdict.Ignored;
     // The sender is attacker-written: the real ` size=, nrcpt=` tail is the last one.
-    const tail = s.lastIndexOf(', size=');
+    const tail = lastIndexOf(s, ', size=');
     if (tail < 0) return Verdict.Ignored;
     const nr = s.indexOf(', nrcpt=', tail);
     if (nr < 0) return Verdict.Ignored;
@@ -533,7 +557,7 @@ export class PostfixLineParser {
     let k = st + 9;
     while (k < s.length && s.charCodeAt(k) !== 32 && s.charCodeAt(k) !== 44) k++;
     const status = s.slice(st + 9, k);
-    const qa = s.lastIndexOf('queued as ');
+    const qa = lastIndexOf(s, 'queued as ');
     const e: PostfixEvent = { type: 'delivery', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), to, status, relay };
     if (qa > k) {
       let end = qa + 10;
