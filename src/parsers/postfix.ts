@@ -11,7 +11,7 @@ import { normaliseIp } from '../core/net.js';
 import type { LogLine } from '../core/types.js';
 import { createPostfixCorrelator, type PostfixInterest } from '../correlate/postfix.js';
 import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult, type Parser } from './types.js';
-import { StampParser, SyslogEnvelope } from './syslog.js';
+import { internAt, StampParser, SyslogEnvelope } from './syslog.js';
 
 interface Base {
   readonly at: number;
@@ -147,8 +147,7 @@ export function parseClient(s: string, from: number): { name: string; ip?: strin
   const end = clientEnd(s, from);
   if (end < 0) return undefined;
   const open = s.indexOf('[', from);
-  const addr = s.slice(open + 1, s.indexOf(']', open + 1));
-  const ip = normaliseIp(addr);
+  const ip = ipAt(s, open + 1, s.indexOf(']', open + 1));
   return ip ? { name: s.slice(from, open), ip, end } : { name: s.slice(from, open), end };
 }
 
@@ -157,7 +156,31 @@ function clientIpAt(s: string, from: number): string | undefined {
   const open = s.indexOf('[', from);
   if (open < 0) return undefined;
   const close = s.indexOf(']', open + 1);
-  return close < 0 ? undefined : normaliseIp(s.slice(open + 1, close));
+  return close < 0 ? undefined : ipAt(s, open + 1, close);
+}
+
+/**
+ * normaliseIp(s.slice(start, end)). Most logged addresses are plain dotted quads, which
+ * normaliseIp returns as written: those are recognised in place, without its regexes.
+ */
+function ipAt(s: string, start: number, end: number): string | undefined {
+  return isDottedQuadAt(s, start, end) ? s.slice(start, end) : normaliseIp(s.slice(start, end));
+}
+
+/** Whether s[start, end) is what node's isIPv4 takes: four decimal octets 0-255, no leading zeros. */
+function isDottedQuadAt(s: string, start: number, end: number): boolean {
+  let i = start;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (i >= end || s.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const first = i;
+    let value = 0;
+    while (i < end && i - first < 3 && isDigitAt(s, i)) value = value * 10 + s.charCodeAt(i++) - 48;
+    if (i === first || value > 255 || (i - first > 1 && s.charCodeAt(first) === 48)) return false;
+  }
+  return i === end;
 }
 
 export { normaliseIp };
@@ -293,16 +316,7 @@ export class PostfixLineParser {
     const slash = this.daemonSlash;
     let prev = slash - 1;
     while (prev >= env.tagStart && s.charCodeAt(prev) !== 47) prev--;
-    if (prev < env.tagStart) return 'smtpd';
-    const services = this.services;
-    for (let k = 0; k < services.length; k++) {
-      const known = services[k] ?? '';
-      if (known.length === slash - prev - 1 && s.startsWith(known, prev + 1)) return known;
-    }
-    const service = s.slice(prev + 1, slash);
-    if (services.length >= SERVICE_CACHE) services.pop();
-    services.unshift(service);
-    return service;
+    return prev < env.tagStart ? 'smtpd' : internAt(this.services, SERVICE_CACHE, s, prev + 1, slash);
   }
 
   private emit(e: PostfixEvent): Verdict {
@@ -351,22 +365,31 @@ export class PostfixLineParser {
     // After a first accepted recipient, later recipients' rejects carry the queue id instead of NOQUEUE.
     if (s.startsWith('reject', body)) return this.reject(s, body);
     if (!s.startsWith('client=', body)) return Verdict.Ignored;
-    const end = clientEnd(s, body + 7);
-    if (end < 0) return Verdict.Unrecognised;
+    // `client=HOST[ADDR](:PORT)?`, as parseClient reads it, each bound found once.
+    const from = body + 7;
+    const open = s.indexOf('[', from);
+    if (open < 0) return Verdict.Unrecognised;
+    const close = s.indexOf(']', open + 1);
+    if (close < 0) return Verdict.Unrecognised;
+    const end = clientEnd(s, from);
     // sasl fields come after the client and before any XFORWARD `orig_` fields.
     const user = s.indexOf(SASL_USERNAME, end);
-    const anonymous = user < 0 || s.startsWith(', ', user + SASL_USERNAME.length) || user + SASL_USERNAME.length === s.length;
+    const userStart = user + SASL_USERNAME.length;
+    const anonymous = user < 0 || s.startsWith(', ', userStart) || userStart === s.length;
     if (anonymous && !this.wantsMessage(m, m + q)) return Verdict.NotWanted;
-    const c = parseClient(s, body + 7);
-    if (!c) return Verdict.Unrecognised;
-    const method = fieldValue(s, ', sasl_method=', c.end);
-    let login = fieldValue(s, SASL_USERNAME, c.end);
-    if (login !== undefined && login === '') login = undefined;
+    const ip = ipAt(s, open + 1, close);
+    const method = fieldValue(s, ', sasl_method=', end);
+    let login: string | undefined;
+    if (user >= 0) {
+      const comma = s.indexOf(', ', userStart);
+      login = s.slice(userStart, comma < 0 ? s.length : comma);
+      if (login === '') login = undefined;
+    }
     const e: PostfixEvent = {
       type: 'client', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service(),
-      qid: s.slice(m, m + q), clientHost: c.name,
+      qid: s.slice(m, m + q), clientHost: s.slice(from, open),
     };
-    if (c.ip) e.clientIp = c.ip;
+    if (ip) e.clientIp = ip;
     if (login !== undefined) e.login = login;
     if (method !== undefined) e.method = method;
     return this.emit(e);
@@ -508,8 +531,9 @@ export class PostfixLineParser {
     const nrcpt = numberAt(s, nr + 8, j);
     if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return Verdict.Unrecognised;
     if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
-    let from = s.slice(body + 5, tail);
-    if (from.charCodeAt(0) === 60 && from.charCodeAt(from.length - 1) === 62) from = from.slice(1, -1);
+    const fromStart = body + 5;
+    const bracketed = tail - fromStart >= 2 && s.charCodeAt(fromStart) === 60 && s.charCodeAt(tail - 1) === 62;
+    const from = bracketed ? s.slice(fromStart + 1, tail - 1) : s.slice(fromStart, tail);
     return this.emit({ type: 'queued', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), from, size, nrcpt });
   }
 
@@ -519,8 +543,10 @@ export class PostfixLineParser {
     const body = m + q + 2;
     if (s.startsWith('message-id=', body)) {
       if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
-      let id = s.slice(body + 11);
-      if (id.charCodeAt(0) === 60 && id.charCodeAt(id.length - 1) === 62) id = id.slice(1, -1);
+      // `<id>` loses its brackets; a bare or half-bracketed id is kept as written.
+      const idStart = body + 11;
+      const bracketed = s.length - idStart >= 2 && s.charCodeAt(idStart) === 60 && s.charCodeAt(s.length - 1) === 62;
+      const id = bracketed ? s.slice(idStart + 1, -1) : s.slice(idStart);
       return this.emit({ type: 'message-id', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), messageId: id });
     }
     if (s.startsWith('info: header From: ', body) || s.startsWith('warning: header From: ', body)) {
@@ -551,7 +577,10 @@ export class PostfixLineParser {
     if (st < 0) return Verdict.Unrecognised;
     if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
     const orig = s.indexOf(', orig_to=', body);
-    const to = stripAngles(s.slice(body + 3, orig >= 0 && orig < relayAt ? orig : relayAt));
+    const toEnd = orig >= 0 && orig < relayAt ? orig : relayAt;
+    // `<R>`, as nearly always: stripAngles' trim has nothing to remove.
+    const to = toEnd - body >= 5 && s.charCodeAt(body + 3) === 60 && s.charCodeAt(toEnd - 1) === 62
+      ? s.slice(body + 4, toEnd - 1) : stripAngles(s.slice(body + 3, toEnd));
     const relayEnd = s.indexOf(', ', relayAt + 8);
     const relay = s.slice(relayAt + 8, relayEnd < 0 ? s.length : relayEnd);
     let k = st + 9;

@@ -251,17 +251,30 @@ export class SyslogEnvelope {
   }
 
   private hostOf(s: string, start: number, end: number): string {
-    const hosts = this.hosts;
-    const n = end - start;
-    for (let k = 0; k < hosts.length; k++) {
-      const h = hosts[k] ?? '';
-      if (h.length === n && s.startsWith(h, start)) return h;
-    }
-    const h = s.slice(start, end);
-    if (hosts.length >= HOST_CACHE) hosts.pop();
-    hosts.unshift(h);
-    return h;
+    return internAt(this.hosts, HOST_CACHE, s, start, end);
   }
+}
+
+/**
+ * s[start, end) as a string already in `cache` (most recent first, at most `max`), so the
+ * few distinct values of a field (hosts, services) are one string each, compared in place.
+ */
+export function internAt(cache: string[], max: number, s: string, start: number, end: number): string {
+  const n = end - start;
+  for (let k = 0; k < cache.length; k++) {
+    const known = cache[k] ?? '';
+    if (known.length === n && sameText(known, s, start)) return known;
+  }
+  const text = s.slice(start, end);
+  if (cache.length >= max) cache.pop();
+  cache.unshift(text);
+  return text;
+}
+
+/** Whether `known` is at s[start]; short values, so a loop rather than startsWith's call. */
+function sameText(known: string, s: string, start: number): boolean {
+  for (let i = 0; i < known.length; i++) if (known.charCodeAt(i) !== s.charCodeAt(start + i)) return false;
+  return true;
 }
 
 /** The envelope as a plain object (for detection and tests); the hot path reuses a SyslogEnvelope. */
