@@ -170,13 +170,18 @@ function isSnapshot(x: unknown): x is Snapshot {
 export interface PostfixInterest {
   /**
    * Whether events of the queue id `text[start, end)` of host `text[hostStart, hostEnd)` would
-   * change anything: it is an open message.
+   * change anything, that is it names an open message: then that message's key, for `push`.
    */
-  message(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean;
+  message(text: string, hostStart: number, hostEnd: number, start: number, end: number): string | undefined;
   /** Whether the smtpd process of pid `text[start, end)` on that host has session state (AUTH warnings, rejects) to end. */
   session(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean;
   /** A line whose event was not wanted: time moves on all the same. */
   advance(at: number): void;
+}
+
+/** The correlator of a scan: `push` also takes the key its `message` answer gave for the line. */
+export interface PostfixCorrelator extends Correlator<PostfixEvent>, PostfixInterest {
+  push(event: PostfixEvent, line: LogLine, found?: string): void;
 }
 
 export interface PostfixCorrelatorOptions {
@@ -186,14 +191,11 @@ export interface PostfixCorrelatorOptions {
 
 export function createPostfixCorrelator(
   ctx: CorrelateContext, sink: RecordSink, saved?: unknown, opts: PostfixCorrelatorOptions = {},
-): Correlator<PostfixEvent> & PostfixInterest {
+): PostfixCorrelator {
   const emitAfterMs = opts.emitAfterMs ?? 10 * 60_000;
   const messages = new HostKeyedMap<OpenMessage>(MESSAGE_FILTER_SLOTS);
   const sessions = new HostKeyedMap<Session>(SESSION_FILTER_SLOTS);
   let now = 0;
-  /** The text of the line whose queue id `message` last found, and the key it found: the line's events reuse it. */
-  let foundText: string | undefined;
-  let foundKey = '';
   let lastSweep = 0;
   if (isSnapshot(saved)) {
     for (const [k, m] of saved.messages) messages.set(k, m);
@@ -202,12 +204,6 @@ export function createPostfixCorrelator(
     lastSweep = saved.lastSweep ?? 0;
   }
 
-  /**
-   * `${host} ${qid}`: for a line whose queue id `message` just found, the key held (the same text
-   * gives the same host and queue id), so no key is built and hashed again.
-   */
-  const messageKey = (host: string, qid: string, line: LogLine): string =>
-    line.text === foundText ? foundKey : `${host} ${qid}`;
 
   const addEvidence = (m: OpenMessage, line: LogLine): void => {
     if (m.evidence.length < MAX_EVIDENCE) m.evidence.push({ source: line.source, lineNo: line.lineNo, text: line.text });
@@ -308,11 +304,12 @@ export function createPostfixCorrelator(
     }
   };
 
-  const push = (e: PostfixEvent, line: LogLine): void => {
+  /** `found`: the key `message` gave for this event's line, so it is not built and hashed again. */
+  const push = (e: PostfixEvent, line: LogLine, found?: string): void => {
     advance(e.at);
     switch (e.type) {
       case 'client': {
-        const key = messageKey(e.host, e.qid, line);
+        const key = found ?? `${e.host} ${e.qid}`;
         // Queue ids are reused: a new `client=` starts a new message, except for the content
         // filter's re-injected copy that its parent's `queued as` already announced.
         if (e.login === undefined) {
@@ -391,7 +388,7 @@ export function createPostfixCorrelator(
       default:
         break;
     }
-    const key = messageKey(e.host, e.qid, line);
+    const key = found ?? `${e.host} ${e.qid}`;
     const m = messages.get(key);
     if (!m) return;
     m.lastAt = e.at;
@@ -425,13 +422,7 @@ export function createPostfixCorrelator(
   return {
     push,
     advance,
-    message(text, hostStart, hostEnd, start, end) {
-      const key = messages.keyAt(text, hostStart, hostEnd, start, end);
-      if (key === undefined) return false;
-      foundText = text;
-      foundKey = key;
-      return true;
-    },
+    message: (text, hostStart, hostEnd, start, end) => messages.keyAt(text, hostStart, hostEnd, start, end),
     session: (text, hostStart, hostEnd, start, end) => sessions.keyAt(text, hostStart, hostEnd, start, end) !== undefined,
     flush() {
       for (const m of messages.values()) emit(m);

@@ -241,10 +241,15 @@ const SASL_FAILURE = 'SASL authentication failure: ';
 const NOT_OWNED = '>: Sender address rejected: not owned by user ';
 const SASL_USERNAME = ', sasl_username=';
 
-/** What reading one line came to; Event leaves the event in `PostfixLineParser.event`. */
-const enum Verdict { Event, Ignored, Unrecognised, NotWanted }
+/** What reading one line came to when it is no event to hand on. */
+const enum Verdict { Ignored, Unrecognised, NotWanted }
 
-const NO_EVENT: PostfixEvent = Object.freeze({ type: 'removed', at: 0, host: '', qid: '' });
+/**
+ * A line's event, or its verdict. Returned rather than kept in a field: the parser lives
+ * as long as the input, and a young object stored into it is marked live whenever V8
+ * happens to be marking the old generation, then promoted out of the young one.
+ */
+type Read = PostfixEvent | Verdict;
 
 /**
  * Turns Postfix lines into events, for one input. With an `interest` (the correlator's,
@@ -260,8 +265,8 @@ export class PostfixLineParser {
   private readonly services: string[] = [];
   /** Index of the `/` before the daemon name in the current line's tag. */
   private daemonSlash = 0;
-  /** The event of the last line read as Verdict.Event. */
-  event: PostfixEvent = NO_EVENT;
+  /** The correlator's key of the open message the current line's queue id names, once asked. */
+  found: string | undefined;
 
   constructor(ctx: ParseContext, private readonly interest?: PostfixInterest) {
     this.env = new SyslogEnvelope(new StampParser(ctx.timezone, ctx.referenceTime));
@@ -273,17 +278,15 @@ export class PostfixLineParser {
   }
 
   parse(line: LogLine): Result {
-    switch (this.read(line.text)) {
-      case Verdict.Event: return { kind: 'event', event: this.event };
-      case Verdict.Ignored: return IGNORED;
-      case Verdict.NotWanted: return NOT_WANTED;
-      default: return UNRECOGNISED;
-    }
+    const r = this.read(line.text);
+    if (typeof r === 'object') return { kind: 'event', event: r };
+    return r === Verdict.Ignored ? IGNORED : r === Verdict.NotWanted ? NOT_WANTED : UNRECOGNISED;
   }
 
-  /** Reads one line; an Event's event is left in `event`. */
-  read(s: string): Verdict {
+  /** Reads one line: its event, or why there is none. */
+  read(s: string): Read {
     const env = this.env;
+    this.found = undefined;
     if (!env.read(s)) return Verdict.Unrecognised;
     switch (this.daemonOf(s, env.tagStart, env.tagEnd)) {
       case Daemon.Smtpd: return this.smtpd(s, env.msgStart);
@@ -310,38 +313,34 @@ export class PostfixLineParser {
   }
 
   /** The service of the current smtpd line's tag (`submission` of `postfix/submission/smtpd`), else `smtpd`. */
-  private service(): string {
+  private service(s: string): string {
     const env = this.env;
-    const s = env.text;
     const slash = this.daemonSlash;
     let prev = slash - 1;
     while (prev >= env.tagStart && s.charCodeAt(prev) !== 47) prev--;
     return prev < env.tagStart ? 'smtpd' : internAt(this.services, SERVICE_CACHE, s, prev + 1, slash);
   }
 
-  private emit(e: PostfixEvent): Verdict {
-    this.event = e;
-    return Verdict.Event;
-  }
-
-  private wantsMessage(qidStart: number, qidEnd: number): boolean {
+  private wantsMessage(s: string, qidStart: number, qidEnd: number): boolean {
+    if (this.interest === undefined) return true;
     const env = this.env;
-    return this.interest === undefined || this.interest.message(env.text, env.hostStart, env.hostEnd, qidStart, qidEnd);
+    this.found = this.interest.message(s, env.hostStart, env.hostEnd, qidStart, qidEnd);
+    return this.found !== undefined;
   }
 
-  private wantsSession(): boolean {
+  private wantsSession(s: string): boolean {
     const env = this.env;
     // No `[PID]`: the pid is ''.
     const start = env.pidStart < 0 ? 0 : env.pidStart;
     const end = env.pidStart < 0 ? 0 : env.pidEnd;
-    return this.interest === undefined || this.interest.session(env.text, env.hostStart, env.hostEnd, start, end);
+    return this.interest === undefined || this.interest.session(s, env.hostStart, env.hostEnd, start, end);
   }
 
-  private smtpdBase(): SmtpdBase {
-    return { at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service() };
+  private smtpdBase(s: string): SmtpdBase {
+    return { at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s) };
   }
 
-  private smtpd(s: string, m: number): Verdict {
+  private smtpd(s: string, m: number): Read {
     // None of these words is read as a queue id (see queueIdLength), so they are tried first.
     switch (s.charCodeAt(m)) {
       case 99: // c
@@ -376,7 +375,7 @@ export class PostfixLineParser {
     const user = s.indexOf(SASL_USERNAME, end);
     const userStart = user + SASL_USERNAME.length;
     const anonymous = user < 0 || s.startsWith(', ', userStart) || userStart === s.length;
-    if (anonymous && !this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+    if (anonymous && !this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
     const ip = ipAt(s, open + 1, close);
     const method = fieldValue(s, ', sasl_method=', end);
     let login: string | undefined;
@@ -386,24 +385,24 @@ export class PostfixLineParser {
       if (login === '') login = undefined;
     }
     const e: PostfixEvent = {
-      type: 'client', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service(),
+      type: 'client', at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s),
       qid: s.slice(m, m + q), clientHost: s.slice(from, open),
     };
     if (ip) e.clientIp = ip;
     if (login !== undefined) e.login = login;
     if (method !== undefined) e.method = method;
-    return this.emit(e);
+    return e;
   }
 
-  private connect(s: string, m: number): Verdict {
-    if (!this.wantsSession()) return Verdict.NotWanted;
+  private connect(s: string, m: number): Read {
+    if (!this.wantsSession(s)) return Verdict.NotWanted;
     const ip = clientIpAt(s, m + 13);
-    const e: PostfixEvent = { type: 'connect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service() };
+    const e: PostfixEvent = { type: 'connect', at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s) };
     if (ip) e.clientIp = ip;
-    return this.emit(e);
+    return e;
   }
 
-  private disconnect(s: string, m: number): Verdict {
+  private disconnect(s: string, m: number): Read {
     const auth = s.indexOf(' auth=', m);
     let authOk = 0;
     let authAttempts = 0;
@@ -425,20 +424,20 @@ export class PostfixLineParser {
       if (i < s.length && s.charCodeAt(i) !== 32) return Verdict.Unrecognised;
     }
     // Without AUTH attempts a disconnect only ends the process's session state.
-    if (authAttempts - authOk <= 0 && !this.wantsSession()) return Verdict.NotWanted;
+    if (authAttempts - authOk <= 0 && !this.wantsSession(s)) return Verdict.NotWanted;
     const ip = clientIpAt(s, m + 16);
     const e: PostfixEvent = {
-      type: 'disconnect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: this.service(), authOk, authAttempts,
+      type: 'disconnect', at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s), authOk, authAttempts,
     };
     if (ip) e.clientIp = ip;
-    return this.emit(e);
+    return e;
   }
 
   /** `warning: HOST[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=USER)?` */
-  private smtpdWarning(s: string, m: number): Verdict {
+  private smtpdWarning(s: string, m: number): Read {
     // Cyrus, IP-less, just before the attempt's own line: the password was never checked.
     if (s.startsWith(`${SASL_FAILURE}cannot connect to saslauthd server`, m)) {
-      return this.emit({ type: 'auth-unavailable', ...this.smtpdBase(), reason: s.slice(m + SASL_FAILURE.length), attempt: false });
+      return { type: 'auth-unavailable', ...this.smtpdBase(s), reason: s.slice(m + SASL_FAILURE.length), attempt: false };
     }
     const marker = s.indexOf(': SASL ', m);
     if (marker < 0) return Verdict.Ignored;
@@ -457,15 +456,15 @@ export class PostfixLineParser {
     const ip = c.ip ? { clientIp: c.ip } : {};
     // Server-side trouble is not an attack on the account.
     if (reason.startsWith('Connection lost to authentication server')) {
-      return this.emit({ type: 'auth-unavailable', ...this.smtpdBase(), ...ip, reason, attempt: true });
+      return { type: 'auth-unavailable', ...this.smtpdBase(s), ...ip, reason, attempt: true };
     }
     // Postfix >= 3.9 writes `sasl_username=(unavailable)` when the backend did not say who it was.
     let login = userAt < 0 ? undefined : s.slice(userAt + 16);
     if (login === '(unavailable)') login = undefined;
-    return this.emit({
-      type: 'auth-failed', ...this.smtpdBase(), ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
+    return {
+      type: 'auth-failed', ...this.smtpdBase(s), ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
       ...(login ? { login } : {}), reason,
-    });
+    };
   }
 
   /**
@@ -476,7 +475,7 @@ export class PostfixLineParser {
    * directly after the first `<...>` behind the reply code, and S must be repeated in `from=<S>`
    * right after the login; a line where that is not so cannot be read safely and is unrecognised.
    */
-  private reject(s: string, r: number): Verdict {
+  private reject(s: string, r: number): Read {
     const first = s.indexOf(NOT_OWNED, r);
     if (first < 0) return Verdict.Ignored;
     let i: number;
@@ -506,16 +505,16 @@ export class PostfixLineParser {
     const login = s.slice(userStart, semi);
     const after = semi + tail.length;
     const to = s.startsWith(' to=<', after) ? addressAt(s, after + 4).value : '';
-    return this.emit({ type: 'sender-rejected', ...this.smtpdBase(), ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly });
+    return { type: 'sender-rejected', ...this.smtpdBase(s), ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly };
   }
 
-  private qmgr(s: string, m: number): Verdict {
+  private qmgr(s: string, m: number): Read {
     const q = queueIdLength(s, m);
     if (q === 0) return Verdict.Ignored;
     const body = m + q + 2;
     if (s.startsWith('removed', body)) {
-      if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
-      return this.emit({ type: 'removed', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q) });
+      if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
+      return { type: 'removed', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q) };
     }
     if (!s.startsWith('from=', body)) return Verdict.Ignored;
     // The sender is attacker-written: the real ` size=, nrcpt=` tail is the last one.
@@ -530,38 +529,38 @@ export class PostfixLineParser {
     const size = numberAt(s, tail + 7, nr);
     const nrcpt = numberAt(s, nr + 8, j);
     if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return Verdict.Unrecognised;
-    if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+    if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
     const fromStart = body + 5;
     const bracketed = tail - fromStart >= 2 && s.charCodeAt(fromStart) === 60 && s.charCodeAt(tail - 1) === 62;
     const from = bracketed ? s.slice(fromStart + 1, tail - 1) : s.slice(fromStart, tail);
-    return this.emit({ type: 'queued', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), from, size, nrcpt });
+    return { type: 'queued', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), from, size, nrcpt };
   }
 
-  private cleanup(s: string, m: number): Verdict {
+  private cleanup(s: string, m: number): Read {
     const q = queueIdLength(s, m);
     if (q === 0) return Verdict.Ignored;
     const body = m + q + 2;
     if (s.startsWith('message-id=', body)) {
-      if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+      if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
       // `<id>` loses its brackets; a bare or half-bracketed id is kept as written.
       const idStart = body + 11;
       const bracketed = s.length - idStart >= 2 && s.charCodeAt(idStart) === 60 && s.charCodeAt(s.length - 1) === 62;
       const id = bracketed ? s.slice(idStart + 1, -1) : s.slice(idStart);
-      return this.emit({ type: 'message-id', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), messageId: id });
+      return { type: 'message-id', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), messageId: id };
     }
     if (s.startsWith('info: header From: ', body) || s.startsWith('warning: header From: ', body)) {
-      if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+      if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
       const valStart = s.indexOf('From: ', body) + 6;
       // Postfix appends ` from HOST[IP]; from=<...> ...`: cut at the last such tail.
       const tail = s.lastIndexOf('; from=<');
       const cut = tail < 0 ? s.length : s.lastIndexOf(' from ', tail);
       const headerFrom = s.slice(valStart, cut < valStart ? s.length : cut);
-      return this.emit({ type: 'header-from', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), headerFrom });
+      return { type: 'header-from', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), headerFrom };
     }
     return Verdict.Ignored;
   }
 
-  private delivery(s: string, m: number): Verdict {
+  private delivery(s: string, m: number): Read {
     const q = queueIdLength(s, m);
     if (q === 0) return Verdict.Ignored;
     const body = m + q + 2;
@@ -575,7 +574,7 @@ export class PostfixLineParser {
     if (s.indexOf(', relay=', relayAt + 8) >= 0) return Verdict.Unrecognised;
     const st = s.indexOf(', status=', relayAt);
     if (st < 0) return Verdict.Unrecognised;
-    if (!this.wantsMessage(m, m + q)) return Verdict.NotWanted;
+    if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
     const orig = s.indexOf(', orig_to=', body);
     const toEnd = orig >= 0 && orig < relayAt ? orig : relayAt;
     // `<R>`, as nearly always: stripAngles' trim has nothing to remove.
@@ -587,13 +586,13 @@ export class PostfixLineParser {
     while (k < s.length && s.charCodeAt(k) !== 32 && s.charCodeAt(k) !== 44) k++;
     const status = s.slice(st + 9, k);
     const qa = lastIndexOf(s, 'queued as ');
-    const e: PostfixEvent = { type: 'delivery', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), to, status, relay };
+    const e: PostfixEvent = { type: 'delivery', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), to, status, relay };
     if (qa > k) {
       let end = qa + 10;
       while (end < s.length && isQidChar(s.charCodeAt(end))) end++;
       if (end - (qa + 10) >= 5) e.queuedAs = s.slice(qa + 10, end);
     }
-    return this.emit(e);
+    return e;
   }
 }
 
@@ -614,7 +613,7 @@ export function detectPostfix(sample: readonly string[]): number {
     lines++;
     if (!env.read(text)) continue;
     syslog++;
-    if (splitTag(env.tag)) ours++;
+    if (splitTag(env.tag(text))) ours++;
   }
   if (ours === 0 || lines === 0) return 0;
   // Mixed syslog files are normal; a single postfix line among syslog lines is a good sign.
@@ -642,10 +641,12 @@ export const postfix: Parser = {
     const parser = new PostfixLineParser(pctx, correlator);
     return {
       push(line) {
-        switch (parser.read(line.text)) {
-          case Verdict.Event:
-            correlator.push(parser.event, line);
-            return 'event';
+        const r = parser.read(line.text);
+        if (typeof r === 'object') {
+          correlator.push(r, line, parser.found);
+          return 'event';
+        }
+        switch (r) {
           case Verdict.NotWanted:
             correlator.advance(parser.at);
             return 'event';

@@ -159,9 +159,12 @@ const HOST_CACHE = 8;
  * tag and pid are cut out only when asked for, so a line that is skipped on its tag or
  * message costs no allocation. The host is then a string shared by every line of that
  * host.
+ *
+ * The line itself is not kept here: callers pass it again. This object lives as long as
+ * the input, and storing each young line into it would, while V8 marks the old
+ * generation, mark every line live and so promote them all out of the young generation.
  */
 export class SyslogEnvelope {
-  text = '';
   at = 0;
   hostStart = 0;
   hostEnd = 0;
@@ -180,22 +183,23 @@ export class SyslogEnvelope {
 
   constructor(private readonly stamps: StampParser) {}
 
-  /** Host name as logged, e.g. `mx1`. */
-  get host(): string {
+  /** Host name as logged, e.g. `mx1`, of the line `s` last read. */
+  host(s: string): string {
     if (this.hostLine !== this.lines) {
-      this.hostName = this.hostOf(this.text, this.hostStart, this.hostEnd);
+      this.hostName = internAt(this.hosts, HOST_CACHE, s, this.hostStart, this.hostEnd);
       this.hostLine = this.lines;
     }
     return this.hostName;
   }
 
-  /** Program name as logged, e.g. `postfix/submission/smtpd`. */
-  get tag(): string {
-    return this.text.slice(this.tagStart, this.tagEnd);
+  /** Program name as logged, e.g. `postfix/submission/smtpd`, of the line `s` last read. */
+  tag(s: string): string {
+    return s.slice(this.tagStart, this.tagEnd);
   }
 
-  get pid(): string {
-    return this.pidStart < 0 ? '' : this.text.slice(this.pidStart, this.pidEnd);
+  /** Process id as logged, '' without one, of the line `s` last read. */
+  pid(s: string): string {
+    return this.pidStart < 0 ? '' : s.slice(this.pidStart, this.pidEnd);
   }
 
   /**
@@ -203,17 +207,17 @@ export class SyslogEnvelope {
    * `<PRI>` prefix (optionally with version `1 `) and `TAG: MSG` without a pid.
    */
   read(s: string): boolean {
-    if (s.charCodeAt(0) !== 60) return this.readFrom(s, s, 0);
+    if (s.charCodeAt(0) !== 60) return this.readFrom(s, 0);
     // `<22>` priority prefix of raw network syslog; an optional RFC 5424 version `1 `.
     const close = s.indexOf('>');
     if (close < 2 || close > 4) return false;
     let start = close + 1;
     if (s.charCodeAt(start) === 49 && s.charCodeAt(start + 1) === 32) start += 2;
-    return this.readFrom(s, s.slice(start), start);
+    return this.readFrom(s.slice(start), start);
   }
 
-  /** `body` = `s` from `base` on, where the stamp starts; positions are set in `s`. */
-  private readFrom(s: string, body: string, base: number): boolean {
+  /** `body` = the line from `base` on, where the stamp starts; positions are set in the line. */
+  private readFrom(body: string, base: number): boolean {
     const at = this.stamps.read(body);
     if (Number.isNaN(at)) return false;
     const hostStart = this.stamps.end;
@@ -237,7 +241,6 @@ export class SyslogEnvelope {
         pidEnd = colon - 1 + base;
       }
     }
-    this.text = s;
     this.lines++;
     this.at = at;
     this.hostStart = hostStart + base;
@@ -250,9 +253,6 @@ export class SyslogEnvelope {
     return true;
   }
 
-  private hostOf(s: string, start: number, end: number): string {
-    return internAt(this.hosts, HOST_CACHE, s, start, end);
-  }
 }
 
 /**
@@ -290,5 +290,5 @@ export interface Envelope {
 export function parseEnvelope(s: string, stamp: StampParser): Envelope | undefined {
   const env = new SyslogEnvelope(stamp);
   if (!env.read(s)) return undefined;
-  return { at: env.at, host: env.host, tag: env.tag, pid: env.pid, msgStart: env.msgStart };
+  return { at: env.at, host: env.host(s), tag: env.tag(s), pid: env.pid(s), msgStart: env.msgStart };
 }
