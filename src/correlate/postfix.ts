@@ -137,6 +137,8 @@ class HostKeyedMap<V> extends Map<string, V> {
 
   /** The key `${text[hostStart, hostEnd)} ${text[start, end)}` if it is held; it is only built when two keys share a slot. */
   keyAt(text: string, hostStart: number, hostEnd: number, start: number, end: number): string | undefined {
+    // Sessions are mostly none at all: then not even the hash.
+    if (this.size === 0) return undefined;
     const slot = hashOf(Math.imul(hashOf(FNV_BASIS, text, hostStart, hostEnd) ^ SPACE, 0x01000193), text, start, end) & this.mask;
     if (this.filter[slot] === 0) return undefined;
     const known = this.slotKeys[slot];

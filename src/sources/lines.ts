@@ -292,11 +292,18 @@ class LineSplitter {
       out.push(this.takeCarry());
       pos = nl + 1;
     }
-    // ASCII is Latin-1 byte for byte, and any cut of it falls between characters.
-    const slice = isAscii(chunk) ? latin1Slice : utf8Slice;
-    for (let nl = chunk.indexOf(NEWLINE, pos); nl !== -1; nl = chunk.indexOf(NEWLINE, pos)) {
-      out.push(this.decode(chunk, pos, contentEnd(chunk, pos, nl), slice));
-      pos = nl + 1;
+    // ASCII is Latin-1 byte for byte, and any cut of it falls between characters. One loop per
+    // decoder keeps each call site calling a single function.
+    if (isAscii(chunk)) {
+      for (let nl = chunk.indexOf(NEWLINE, pos); nl !== -1; nl = chunk.indexOf(NEWLINE, pos)) {
+        out.push(this.decode(chunk, pos, contentEnd(chunk, pos, nl), latin1Slice));
+        pos = nl + 1;
+      }
+    } else {
+      for (let nl = chunk.indexOf(NEWLINE, pos); nl !== -1; nl = chunk.indexOf(NEWLINE, pos)) {
+        out.push(this.decode(chunk, pos, contentEnd(chunk, pos, nl), utf8Slice));
+        pos = nl + 1;
+      }
     }
     this.endOffset = base + pos;
     if (pos < chunk.length) this.appendToCarry(chunk, pos, chunk.length);
