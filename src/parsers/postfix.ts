@@ -111,15 +111,21 @@ const isQidChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c 
 export function queueIdLength(msg: string, from: number): number {
   // Words such as `warning:` or `statistics:` have the same shape: a queue id is
   // upper-case hex, or has a digit somewhere (long ids, and test suites' odd ids).
-  let digit = false;
-  let hexUpper = true;
   const stop = Math.min(msg.length, from + 32);
+  let digit = false;
   let i = from;
+  // Upper-case hex, as short ids are, in a loop of its own: the usual case is two compares a char.
   for (; i < stop; i++) {
     const c = msg.charCodeAt(i);
     if (c >= 48 && c <= 57) digit = true;
-    else if (c >= 65 && c <= 70) continue;
-    else if ((c >= 71 && c <= 90) || (c >= 97 && c <= 122)) hexUpper = false;
+    else if (c < 65 || c > 70) break;
+  }
+  // Any other letter (long ids) makes the id not hex; any other char ends it.
+  let hexUpper = true;
+  for (; i < stop; i++) {
+    const c = msg.charCodeAt(i);
+    if (c >= 48 && c <= 57) digit = true;
+    else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) hexUpper = false;
     else break;
   }
   const n = i - from;
