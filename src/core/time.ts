@@ -176,8 +176,8 @@ export function offsetAt(s: string, start: number, end: number): number {
   return sign * (h * 60 + m) * 60_000;
 }
 
-/** The two ASCII digits at s[i] as a number, or -1. */
-function twoDigitsAt(s: string, i: number): number {
+/** The two ASCII digits at s[i] as a number, or -1 (also past the end of `s`). */
+export function twoDigitsAt(s: string, i: number): number {
   const a = s.charCodeAt(i) - 48;
   const b = s.charCodeAt(i + 1) - 48;
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;

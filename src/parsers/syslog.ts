@@ -4,16 +4,9 @@
  * no zone) or RFC 3339 (`2023-03-14T00:31:06.621091+01:00`, also `+0100` and `Z`).
  * Scanned by index, not by regex: this runs on every line of gigabyte files.
  */
-import { monthIndex, offsetAt, YearInferrer, zonedToEpoch } from '../core/time.js';
+import { monthIndex, offsetAt, twoDigitsAt, YearInferrer, zonedToEpoch } from '../core/time.js';
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-
-/** The two ASCII digits at s[i] as a number, or -1 (also past the end of `s`). */
-function twoDigitsAt(s: string, i: number): number {
-  const a = s.charCodeAt(i) - 48;
-  const b = s.charCodeAt(i + 1) - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
 
 /**
  * Parses syslog stamps for one input. Consecutive lines mostly share their second, so
