@@ -155,15 +155,32 @@ export class YearInferrer {
 
 /** Parses `+01:00`, `+0100`, `-0700`, `Z` into an offset in ms (local = utc + offset), or NaN. */
 export function parseOffset(s: string): number {
-  if (s === 'Z' || s === 'z') return 0;
-  const sign = s.charCodeAt(0) === 45 ? -1 : s.charCodeAt(0) === 43 ? 1 : 0;
+  return offsetAt(s, 0, s.length);
+}
+
+/** parseOffset of s[start, end), read in place: stamp parsers call it on every new second. */
+export function offsetAt(s: string, start: number, end: number): number {
+  const n = end - start;
+  const c0 = s.charCodeAt(start);
+  if (n === 1 && (c0 === 90 || c0 === 122)) return 0;
+  const sign = c0 === 45 ? -1 : c0 === 43 ? 1 : 0;
   if (sign === 0) return NaN;
-  const digits = s.length === 6 && s[3] === ':' ? s.slice(1, 3) + s.slice(4) : s.slice(1);
-  if (digits.length !== 4 || !/^\d{4}$/.test(digits)) return NaN;
-  const h = Number(digits.slice(0, 2));
-  const m = Number(digits.slice(2));
-  if (h > 23 || m > 59) return NaN;
+  // `+HH:MM` or `+HHMM`: where the minutes start.
+  let minutes: number;
+  if (n === 6 && s.charCodeAt(start + 3) === 58) minutes = start + 4;
+  else if (n === 5) minutes = start + 3;
+  else return NaN;
+  const h = twoDigitsAt(s, start + 1);
+  const m = twoDigitsAt(s, minutes);
+  if (h < 0 || m < 0 || h > 23 || m > 59) return NaN;
   return sign * (h * 60 + m) * 60_000;
+}
+
+/** The two ASCII digits at s[i] as a number, or -1 (also past the end of `s`). */
+export function twoDigitsAt(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
 /** `2026-03-06 21:19:00 +01:00`: a wall-clock time in `tz`, with its offset, for people to read. */

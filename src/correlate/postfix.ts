@@ -11,7 +11,7 @@
  * the child is never a new submission, and its deliveries belong to the parent's account.
  */
 import { normaliseAccount } from '../core/address.js';
-import type { Delivery, DeliveryStatus, Evidence, LogLine } from '../core/types.js';
+import type { AuthFailure, Delivery, DeliveryStatus, Evidence, LogLine, Submission } from '../core/types.js';
 import type { PostfixEvent } from '../parsers/postfix.js';
 import type { CorrelateContext, Correlator, RecordSink } from '../parsers/types.js';
 
@@ -21,6 +21,9 @@ const MAX_TRACKED = 200_000;
 const MAX_SESSIONS = 50_000;
 /** Postfix's smtpd allows a few AUTH attempts per session; more in one line is not a real count. */
 const MAX_SILENT_PER_SESSION = 100;
+/** Presence-filter slots (see HostKeyedMap): open messages are usually a few thousand, sessions fewer. */
+const MESSAGE_FILTER_SLOTS = 1 << 16;
+const SESSION_FILTER_SLOTS = 1 << 14;
 
 interface OpenMessage {
   account: string;
@@ -61,6 +64,12 @@ interface Snapshot {
   lastSweep?: number;
 }
 
+/**
+ * A record being built field by field in the order it is serialised, optional fields only
+ * when set: object spreads of optional fields cost a runtime call each.
+ */
+type Building<T> = { -readonly [K in keyof T]?: T[K] };
+
 const FINAL_STATUS: Readonly<Record<string, DeliveryStatus>> = {
   sent: 'sent', bounced: 'bounced', deferred: 'deferred', expired: 'expired', undeliverable: 'bounced',
 };
@@ -71,48 +80,85 @@ function isLoopbackRelay(relay: string): boolean {
   return addr.startsWith('127.') || addr === '::1' || addr === 'localhost' || relay.startsWith('localhost');
 }
 
-/** FNV-1a over s[start, end), kept within V8's small integers. */
-function hashOf(s: string, start: number, end: number): number {
-  let h = 0x811c9dc5;
+/** FNV-1a step over s[start, end) from `h`; callers mask the result. */
+function hashOf(h0: number, s: string, start: number, end: number): number {
+  let h = h0;
   for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h & 0x3fffffff;
+  return h;
 }
+
+const FNV_BASIS = 0x811c9dc5;
+const SPACE = 32;
 
 /**
  * A map keyed `HOST REST` (REST a queue id or a pid) that can tell, without building a
- * key, that no key ends in a given REST: the common answer for a busy server's lines.
+ * key, that a line's host and REST are no key: the common answer for a busy server's
+ * lines. A count per hash slot of the keys held answers that with one array read; the
+ * key last put in a slot is compared in place, so a hit hands out the key string held
+ * (its hash already computed), not a new one.
  */
 class HostKeyedMap<V> extends Map<string, V> {
-  /** How many keys have a REST of each hash. */
-  private readonly rests = new Map<number, number>();
+  private readonly filter: Int32Array;
+  private readonly slotKeys: (string | undefined)[];
+  private readonly mask: number;
+
+  /** `slots`: a power of two; more slots than keys keeps most misses a single read. */
+  constructor(slots: number) {
+    super();
+    this.filter = new Int32Array(slots);
+    this.slotKeys = new Array<string | undefined>(slots).fill(undefined);
+    this.mask = slots - 1;
+  }
 
   override set(key: string, value: V): this {
-    if (!super.has(key)) this.count(key, 1);
+    if (!super.has(key)) {
+      const slot = this.slotOf(key);
+      this.filter[slot] = (this.filter[slot] ?? 0) + 1;
+      this.slotKeys[slot] = key;
+    }
     return super.set(key, value);
   }
 
   override delete(key: string): boolean {
     const had = super.delete(key);
-    if (had) this.count(key, -1);
+    if (had) {
+      const slot = this.slotOf(key);
+      this.filter[slot] = (this.filter[slot] ?? 0) - 1;
+      if (this.slotKeys[slot] === key) this.slotKeys[slot] = undefined;
+    }
     return had;
   }
 
   override clear(): void {
     super.clear();
-    this.rests.clear();
+    this.filter.fill(0);
+    this.slotKeys.fill(undefined);
   }
 
-  /** Whether `${host} ${text.slice(start, end)}` is a key; the slice is only made when it may be. */
-  hasAt(host: string, text: string, start: number, end: number): boolean {
-    return this.rests.has(hashOf(text, start, end)) && super.has(`${host} ${text.slice(start, end)}`);
+  /** The key `${text[hostStart, hostEnd)} ${text[start, end)}` if it is held; it is only built when two keys share a slot. */
+  keyAt(text: string, hostStart: number, hostEnd: number, start: number, end: number): string | undefined {
+    // Sessions are mostly none at all: then not even the hash.
+    if (this.size === 0) return undefined;
+    const slot = hashOf(Math.imul(hashOf(FNV_BASIS, text, hostStart, hostEnd) ^ SPACE, 0x01000193), text, start, end) & this.mask;
+    if (this.filter[slot] === 0) return undefined;
+    const known = this.slotKeys[slot];
+    if (known !== undefined && isKeyAt(known, text, hostStart, hostEnd, start, end)) return known;
+    const key = `${text.slice(hostStart, hostEnd)} ${text.slice(start, end)}`;
+    return super.has(key) ? key : undefined;
   }
 
-  private count(key: string, delta: number): void {
-    const h = hashOf(key, key.indexOf(' ') + 1, key.length);
-    const n = (this.rests.get(h) ?? 0) + delta;
-    if (n > 0) this.rests.set(h, n);
-    else this.rests.delete(h);
+  private slotOf(key: string): number {
+    return hashOf(FNV_BASIS, key, 0, key.length) & this.mask;
   }
+}
+
+/** Whether `key` is `${text[hostStart, hostEnd)} ${text[start, end)}`. */
+function isKeyAt(key: string, text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean {
+  const hostLength = hostEnd - hostStart;
+  if (key.length !== hostLength + 1 + end - start || key.charCodeAt(hostLength) !== SPACE) return false;
+  for (let i = 0; i < hostLength; i++) if (key.charCodeAt(i) !== text.charCodeAt(hostStart + i)) return false;
+  for (let i = hostLength + 1, j = start; j < end; i++, j++) if (key.charCodeAt(i) !== text.charCodeAt(j)) return false;
+  return true;
 }
 
 function isSnapshot(x: unknown): x is Snapshot {
@@ -124,12 +170,20 @@ function isSnapshot(x: unknown): x is Snapshot {
  * on are not cut into events: see PostfixLineParser.
  */
 export interface PostfixInterest {
-  /** Whether events of the queue id `text[start, end)` would change anything: it is an open message. */
-  message(host: string, text: string, start: number, end: number): boolean;
-  /** Whether the smtpd process of pid `text[start, end)` has session state (AUTH warnings, rejects) to end. */
-  session(host: string, text: string, start: number, end: number): boolean;
+  /**
+   * Whether events of the queue id `text[start, end)` of host `text[hostStart, hostEnd)` would
+   * change anything, that is it names an open message: then that message's key, for `push`.
+   */
+  message(text: string, hostStart: number, hostEnd: number, start: number, end: number): string | undefined;
+  /** Whether the smtpd process of pid `text[start, end)` on that host has session state (AUTH warnings, rejects) to end. */
+  session(text: string, hostStart: number, hostEnd: number, start: number, end: number): boolean;
   /** A line whose event was not wanted: time moves on all the same. */
   advance(at: number): void;
+}
+
+/** The correlator of a scan: `push` also takes the key its `message` answer gave for the line. */
+export interface PostfixCorrelator extends Correlator<PostfixEvent>, PostfixInterest {
+  push(event: PostfixEvent, line: LogLine, found?: string): void;
 }
 
 export interface PostfixCorrelatorOptions {
@@ -139,10 +193,10 @@ export interface PostfixCorrelatorOptions {
 
 export function createPostfixCorrelator(
   ctx: CorrelateContext, sink: RecordSink, saved?: unknown, opts: PostfixCorrelatorOptions = {},
-): Correlator<PostfixEvent> & PostfixInterest {
+): PostfixCorrelator {
   const emitAfterMs = opts.emitAfterMs ?? 10 * 60_000;
-  const messages = new HostKeyedMap<OpenMessage>();
-  const sessions = new HostKeyedMap<Session>();
+  const messages = new HostKeyedMap<OpenMessage>(MESSAGE_FILTER_SLOTS);
+  const sessions = new HostKeyedMap<Session>(SESSION_FILTER_SLOTS);
   let now = 0;
   let lastSweep = 0;
   if (isSnapshot(saved)) {
@@ -152,6 +206,7 @@ export function createPostfixCorrelator(
     lastSweep = saved.lastSweep ?? 0;
   }
 
+
   const addEvidence = (m: OpenMessage, line: LogLine): void => {
     if (m.evidence.length < MAX_EVIDENCE) m.evidence.push({ source: line.source, lineNo: line.lineNo, text: line.text });
   };
@@ -159,18 +214,18 @@ export function createPostfixCorrelator(
   const emit = (m: OpenMessage): void => {
     if (m.emitted || m.child || m.queuedAt === undefined) return;
     m.emitted = true;
-    sink({
-      kind: 'submission', at: m.at, account: m.account, login: m.login,
-      ...(m.envelopeFrom !== undefined ? { envelopeFrom: m.envelopeFrom } : {}),
-      ...(m.headerFrom !== undefined ? { headerFrom: m.headerFrom } : {}),
-      recipients: m.recipients.slice(),
-      recipientCount: Math.max(m.nrcpt ?? 0, m.recipients.length),
-      ...(m.clientIp !== undefined ? { clientIp: m.clientIp } : {}),
-      service: m.service, host: m.host,
-      ...(m.messageId !== undefined ? { messageId: m.messageId } : {}),
-      ...(m.size !== undefined ? { size: m.size } : {}),
-      evidence: m.evidence.slice(),
-    });
+    const r: Building<Submission> = { kind: 'submission', at: m.at, account: m.account, login: m.login };
+    if (m.envelopeFrom !== undefined) r.envelopeFrom = m.envelopeFrom;
+    if (m.headerFrom !== undefined) r.headerFrom = m.headerFrom;
+    r.recipients = m.recipients.slice();
+    r.recipientCount = Math.max(m.nrcpt ?? 0, m.recipients.length);
+    if (m.clientIp !== undefined) r.clientIp = m.clientIp;
+    r.service = m.service;
+    r.host = m.host;
+    if (m.messageId !== undefined) r.messageId = m.messageId;
+    if (m.size !== undefined) r.size = m.size;
+    r.evidence = m.evidence.slice();
+    sink(r as Submission);
   };
 
   /** Time moves on: count messages whose delivery round is overdue, forget stale ones. */
@@ -251,11 +306,12 @@ export function createPostfixCorrelator(
     }
   };
 
-  const push = (e: PostfixEvent, line: LogLine): void => {
+  /** `found`: the key `message` gave for this event's line, so it is not built and hashed again. */
+  const push = (e: PostfixEvent, line: LogLine, found?: string): void => {
     advance(e.at);
     switch (e.type) {
       case 'client': {
-        const key = `${e.host} ${e.qid}`;
+        const key = found ?? `${e.host} ${e.qid}`;
         // Queue ids are reused: a new `client=` starts a new message, except for the content
         // filter's re-injected copy that its parent's `queued as` already announced.
         if (e.login === undefined) {
@@ -266,8 +322,8 @@ export function createPostfixCorrelator(
         const m: OpenMessage = {
           account: normaliseAccount(e.login, ctx.defaultDomain), login: e.login, at: e.at, host: e.host,
           service: e.service, recipients: [], delivered: 0, evidence: [], emitted: false, child: false, lastAt: e.at,
-          ...(e.clientIp !== undefined ? { clientIp: e.clientIp } : {}),
         };
+        if (e.clientIp !== undefined) m.clientIp = e.clientIp;
         addEvidence(m, line);
         messages.set(key, m);
         return;
@@ -290,12 +346,16 @@ export function createPostfixCorrelator(
           delete s.backendDown;
           return;
         }
-        sink({
+        const r: Building<AuthFailure> = {
           kind: 'auth-failure', at: e.at, mechanism: e.mechanism, service: e.service, reason: e.reason, host: e.host,
-          ...(e.login !== undefined ? { login: e.login, account: normaliseAccount(e.login, ctx.defaultDomain) } : {}),
-          ...(e.clientIp !== undefined ? { clientIp: e.clientIp } : {}),
-          evidence: [{ source: line.source, lineNo: line.lineNo, text: line.text }],
-        });
+        };
+        if (e.login !== undefined) {
+          r.login = e.login;
+          r.account = normaliseAccount(e.login, ctx.defaultDomain);
+        }
+        if (e.clientIp !== undefined) r.clientIp = e.clientIp;
+        r.evidence = [{ source: line.source, lineNo: line.lineNo, text: line.text }];
+        sink(r as AuthFailure);
         return;
       }
       case 'disconnect': {
@@ -330,7 +390,7 @@ export function createPostfixCorrelator(
       default:
         break;
     }
-    const key = `${e.host} ${e.qid}`;
+    const key = found ?? `${e.host} ${e.qid}`;
     const m = messages.get(key);
     if (!m) return;
     m.lastAt = e.at;
@@ -364,8 +424,8 @@ export function createPostfixCorrelator(
   return {
     push,
     advance,
-    message: (host, text, start, end) => messages.hasAt(host, text, start, end),
-    session: (host, text, start, end) => sessions.hasAt(host, text, start, end),
+    message: (text, hostStart, hostEnd, start, end) => messages.keyAt(text, hostStart, hostEnd, start, end),
+    session: (text, hostStart, hostEnd, start, end) => sessions.keyAt(text, hostStart, hostEnd, start, end) !== undefined,
     flush() {
       for (const m of messages.values()) emit(m);
       messages.clear();

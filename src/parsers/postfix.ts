@@ -11,7 +11,7 @@ import { normaliseIp } from '../core/net.js';
 import type { LogLine } from '../core/types.js';
 import { createPostfixCorrelator, type PostfixInterest } from '../correlate/postfix.js';
 import { defineParser, IGNORED, UNRECOGNISED, type ParseContext, type ParseResult, type Parser } from './types.js';
-import { StampParser, SyslogEnvelope } from './syslog.js';
+import { internAt, StampParser, SyslogEnvelope } from './syslog.js';
 
 interface Base {
   readonly at: number;
@@ -39,8 +39,6 @@ export type PostfixEvent =
 
 type Result = ParseResult<PostfixEvent>;
 
-const event = (e: PostfixEvent): Result => ({ kind: 'event', event: e });
-
 /**
  * What the line parser returns, when the correlator has said so, for an event it would
  * not act on (a queue id it does not track, a process without session state): the
@@ -61,59 +59,46 @@ export function splitTag(tag: string): { daemon: string; service: string } | und
 
 const enum Daemon { Smtpd, Qmgr, Cleanup, Delivery, Other }
 
-const DELIVERY_AGENTS = new Set(['smtp', 'lmtp', 'local', 'virtual', 'pipe', 'error', 'discard', 'retry']);
-
-interface TagInfo {
-  readonly tag: string;
-  /** undefined: not a postfix program (amavis, dovecot, opendkim share the file). */
-  readonly daemon: Daemon | undefined;
-  readonly daemonName: string;
-  readonly service: string;
+/** Four given char codes at s[i]: call sites pass constants, which the JIT folds into plain compares. */
+function codesAt4(s: string, i: number, a: number, b: number, c: number, d: number): boolean {
+  return s.charCodeAt(i) === a && s.charCodeAt(i + 1) === b && s.charCodeAt(i + 2) === c && s.charCodeAt(i + 3) === d;
 }
 
-/** Distinct tags remembered; a file has a few dozen (programs x services x instances). */
-const MAX_TAGS = 512;
+/** `postfix` at s[i]: the prefix every Postfix program's tag starts with (splitTag). */
+function isPostfixAt(s: string, i: number): boolean {
+  return codesAt4(s, i, 112, 111, 115, 116) && codesAt4(s, i + 3, 116, 102, 105, 120);
+}
 
 /**
- * splitTag once per distinct program tag: a busy file has a few dozen, so after the
- * first lines a tag is recognised in place, by length and text, without being cut out.
+ * The daemon of splitTag's reading of a tag, from its name s[i, i + n) after the last `/`:
+ * delivery agents are smtp, lmtp, local, virtual, pipe, error, discard and retry.
  */
-class TagCache {
-  private readonly byLength = new Map<number, TagInfo[]>();
-  private size = 0;
-
-  lookup(s: string, start: number, end: number): TagInfo {
-    const n = end - start;
-    const list = this.byLength.get(n);
-    if (list !== undefined) {
-      for (let k = 0; k < list.length; k++) {
-        const info = list[k];
-        if (info !== undefined && s.startsWith(info.tag, start)) return info;
-      }
-    }
-    return this.add(s.slice(start, end));
-  }
-
-  private add(tag: string): TagInfo {
-    if (this.size >= MAX_TAGS) {
-      this.byLength.clear();
-      this.size = 0;
-    }
-    const split = splitTag(tag);
-    const name = split?.daemon ?? '';
-    const daemon = split === undefined ? undefined
-      : name === 'smtpd' ? Daemon.Smtpd
-        : name === 'qmgr' ? Daemon.Qmgr
-          : name === 'cleanup' ? Daemon.Cleanup
-            : DELIVERY_AGENTS.has(name) ? Daemon.Delivery : Daemon.Other;
-    const info: TagInfo = { tag, daemon, daemonName: name, service: split?.service ?? '' };
-    const list = this.byLength.get(tag.length);
-    if (list === undefined) this.byLength.set(tag.length, [info]);
-    else list.push(info);
-    this.size++;
-    return info;
+function daemonNamed(s: string, i: number, n: number): Daemon {
+  switch (n) {
+    case 4:
+      if (codesAt4(s, i, 113, 109, 103, 114)) return Daemon.Qmgr; // qmgr
+      return codesAt4(s, i, 115, 109, 116, 112) // smtp
+        || codesAt4(s, i, 108, 109, 116, 112) // lmtp
+        || codesAt4(s, i, 112, 105, 112, 101) // pipe
+        ? Daemon.Delivery : Daemon.Other;
+    case 5:
+      if (codesAt4(s, i, 115, 109, 116, 112) && s.charCodeAt(i + 4) === 100) return Daemon.Smtpd; // smtpd
+      return (codesAt4(s, i, 108, 111, 99, 97) && s.charCodeAt(i + 4) === 108) // local
+        || (codesAt4(s, i, 101, 114, 114, 111) && s.charCodeAt(i + 4) === 114) // error
+        || (codesAt4(s, i, 114, 101, 116, 114) && s.charCodeAt(i + 4) === 121) // retry
+        ? Daemon.Delivery : Daemon.Other;
+    case 7:
+      if (codesAt4(s, i, 99, 108, 101, 97) && codesAt4(s, i + 3, 97, 110, 117, 112)) return Daemon.Cleanup; // cleanup
+      return (codesAt4(s, i, 118, 105, 114, 116) && codesAt4(s, i + 3, 116, 117, 97, 108)) // virtual
+        || (codesAt4(s, i, 100, 105, 115, 99) && codesAt4(s, i + 3, 99, 97, 114, 100)) // discard
+        ? Daemon.Delivery : Daemon.Other;
+    default:
+      return Daemon.Other;
   }
 }
+
+/** How many distinct service names are remembered to hand out the same string again. */
+const SERVICE_CACHE = 16;
 
 const isDigitAt = (s: string, i: number): boolean => {
   const c = s.charCodeAt(i);
@@ -124,19 +109,27 @@ const isQidChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c 
 
 /** Length of a queue id at the start of `msg` followed by `: `, or 0. Lenient: test suites use non-hex ids. */
 export function queueIdLength(msg: string, from: number): number {
-  let i = from;
-  while (i < msg.length && i - from < 32 && isQidChar(msg.charCodeAt(i))) i++;
-  const n = i - from;
-  if (n < 5 || msg.charCodeAt(i) !== 58 || msg.charCodeAt(i + 1) !== 32) return 0;
   // Words such as `warning:` or `statistics:` have the same shape: a queue id is
   // upper-case hex, or has a digit somewhere (long ids, and test suites' odd ids).
+  const stop = Math.min(msg.length, from + 32);
   let digit = false;
-  let hexUpper = true;
-  for (let k = from; k < i; k++) {
-    const c = msg.charCodeAt(k);
+  let i = from;
+  // Upper-case hex, as short ids are, in a loop of its own: the usual case is two compares a char.
+  for (; i < stop; i++) {
+    const c = msg.charCodeAt(i);
     if (c >= 48 && c <= 57) digit = true;
-    else if (c < 65 || c > 70) hexUpper = false;
+    else if (c < 65 || c > 70) break;
   }
+  // Any other letter (long ids) makes the id not hex; any other char ends it.
+  let hexUpper = true;
+  for (; i < stop; i++) {
+    const c = msg.charCodeAt(i);
+    if (c >= 48 && c <= 57) digit = true;
+    else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) hexUpper = false;
+    else break;
+  }
+  const n = i - from;
+  if (n < 5 || msg.charCodeAt(i) !== 58 || msg.charCodeAt(i + 1) !== 32) return 0;
   return digit || hexUpper ? n : 0;
 }
 
@@ -160,8 +153,7 @@ export function parseClient(s: string, from: number): { name: string; ip?: strin
   const end = clientEnd(s, from);
   if (end < 0) return undefined;
   const open = s.indexOf('[', from);
-  const addr = s.slice(open + 1, s.indexOf(']', open + 1));
-  const ip = normaliseIp(addr);
+  const ip = ipAt(s, open + 1, s.indexOf(']', open + 1));
   return ip ? { name: s.slice(from, open), ip, end } : { name: s.slice(from, open), end };
 }
 
@@ -170,7 +162,31 @@ function clientIpAt(s: string, from: number): string | undefined {
   const open = s.indexOf('[', from);
   if (open < 0) return undefined;
   const close = s.indexOf(']', open + 1);
-  return close < 0 ? undefined : normaliseIp(s.slice(open + 1, close));
+  return close < 0 ? undefined : ipAt(s, open + 1, close);
+}
+
+/**
+ * normaliseIp(s.slice(start, end)). Most logged addresses are plain dotted quads, which
+ * normaliseIp returns as written: those are recognised in place, without its regexes.
+ */
+function ipAt(s: string, start: number, end: number): string | undefined {
+  return isDottedQuadAt(s, start, end) ? s.slice(start, end) : normaliseIp(s.slice(start, end));
+}
+
+/** Whether s[start, end) is what node's isIPv4 takes: four decimal octets 0-255, no leading zeros. */
+function isDottedQuadAt(s: string, start: number, end: number): boolean {
+  let i = start;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (i >= end || s.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const first = i;
+    let value = 0;
+    while (i < end && i - first < 3 && isDigitAt(s, i)) value = value * 10 + s.charCodeAt(i++) - 48;
+    if (i === first || value > 255 || (i - first > 1 && s.charCodeAt(first) === 48)) return false;
+  }
+  return i === end;
 }
 
 export { normaliseIp };
@@ -194,6 +210,17 @@ function addressAt(s: string, from: number): { value: string; end: number } {
   let i = from;
   while (i < s.length && s.charCodeAt(i) !== 44 && s.charCodeAt(i) !== 32) i++;
   return { value: s.slice(from, i), end: i };
+}
+
+/**
+ * s.lastIndexOf(word) by forward searches: V8's lastIndexOf is a runtime call, its indexOf a fast
+ * builtin. Each search starts after the last match, so the whole is one pass over `s`.
+ */
+function lastIndexOf(s: string, word: string): number {
+  let at = s.indexOf(word);
+  if (at < 0) return -1;
+  for (let next = s.indexOf(word, at + 1); next >= 0; next = s.indexOf(word, at + 1)) at = next;
+  return at;
 }
 
 /** Number(s.slice(from, to)) without the slice when the text is plain digits (nearly always). */
@@ -220,14 +247,32 @@ const SASL_FAILURE = 'SASL authentication failure: ';
 const NOT_OWNED = '>: Sender address rejected: not owned by user ';
 const SASL_USERNAME = ', sasl_username=';
 
+/** What reading one line came to when it is no event to hand on. */
+const enum Verdict { Ignored, Unrecognised, NotWanted }
+
+/**
+ * A line's event, or its verdict. Returned rather than kept in a field: the parser lives
+ * as long as the input, and a young object stored into it is marked live whenever V8
+ * happens to be marking the old generation, then promoted out of the young one.
+ */
+type Read = PostfixEvent | Verdict;
+
 /**
  * Turns Postfix lines into events, for one input. With an `interest` (the correlator's,
  * in a scan), a line whose event the correlator would not act on is still checked
  * and counted as an event, but its fields are not cut out (NOT_WANTED).
+ *
+ * A line is classified in place, by its tag's daemon name and the first characters of
+ * its message, before anything is cut out or allocated: most lines of a busy server
+ * (postscreen, TLS, connects of unauthenticated clients) end there.
  */
 export class PostfixLineParser {
   private readonly env: SyslogEnvelope;
-  private readonly tags = new TagCache();
+  private readonly services: string[] = [];
+  /** Index of the `/` before the daemon name in the current line's tag. */
+  private daemonSlash = 0;
+  /** The correlator's key of the open message the current line's queue id names, once asked. */
+  found: string | undefined;
 
   constructor(ctx: ParseContext, private readonly interest?: PostfixInterest) {
     this.env = new SyslogEnvelope(new StampParser(ctx.timezone, ctx.referenceTime));
@@ -239,111 +284,174 @@ export class PostfixLineParser {
   }
 
   parse(line: LogLine): Result {
-    const s = line.text;
+    const r = this.read(line.text);
+    if (typeof r === 'object') return { kind: 'event', event: r };
+    return r === Verdict.Ignored ? IGNORED : r === Verdict.NotWanted ? NOT_WANTED : UNRECOGNISED;
+  }
+
+  /** Reads one line: its event, or why there is none. */
+  read(s: string): Read {
     const env = this.env;
-    if (!env.read(s)) return UNRECOGNISED;
-    const tag = this.tags.lookup(s, env.tagStart, env.tagEnd);
-    switch (tag.daemon) {
+    this.found = undefined;
+    if (!env.read(s)) return Verdict.Unrecognised;
+    switch (this.daemonOf(s, env.tagStart, env.tagEnd)) {
+      case Daemon.Smtpd: return this.smtpd(s, env.msgStart);
       // Other programs share the file (amavis, dovecot, opendkim): understood, not ours.
-      case undefined: return IGNORED;
-      case Daemon.Smtpd: return this.smtpd(tag, s, env.msgStart);
-      case Daemon.Other: return IGNORED;
-      default: return this.queueMessage(tag.daemon, s, env.msgStart);
+      case Daemon.Other: return Verdict.Ignored;
+      case Daemon.Qmgr: return this.qmgr(s, env.msgStart);
+      case Daemon.Cleanup: return this.cleanup(s, env.msgStart);
+      case Daemon.Delivery: return this.delivery(s, env.msgStart);
     }
   }
 
-  private wantsMessage(qidStart: number, qidEnd: number): boolean {
-    return this.interest === undefined || this.interest.message(this.env.host, this.env.text, qidStart, qidEnd);
+  /**
+   * splitTag's reading of the tag s[start, end), in place: a program other than `postfix...`,
+   * or one without a `/`, is Other. Remembers where the daemon name starts, for `service`.
+   */
+  private daemonOf(s: string, start: number, end: number): Daemon {
+    if (end - start < 8 || !isPostfixAt(s, start)) return Daemon.Other;
+    // `postfix` holds no `/`, so the last one is after it, if there is one.
+    let slash = end - 1;
+    while (slash >= start + 7 && s.charCodeAt(slash) !== 47) slash--;
+    if (slash < start + 7) return Daemon.Other;
+    this.daemonSlash = slash;
+    return daemonNamed(s, slash + 1, end - slash - 1);
   }
 
-  private wantsSession(): boolean {
+  /** The service of the current smtpd line's tag (`submission` of `postfix/submission/smtpd`), else `smtpd`. */
+  private service(s: string): string {
+    const env = this.env;
+    const slash = this.daemonSlash;
+    let prev = slash - 1;
+    while (prev >= env.tagStart && s.charCodeAt(prev) !== 47) prev--;
+    return prev < env.tagStart ? 'smtpd' : internAt(this.services, SERVICE_CACHE, s, prev + 1, slash);
+  }
+
+  private wantsMessage(s: string, qidStart: number, qidEnd: number): boolean {
+    if (this.interest === undefined) return true;
+    const env = this.env;
+    this.found = this.interest.message(s, env.hostStart, env.hostEnd, qidStart, qidEnd);
+    return this.found !== undefined;
+  }
+
+  private wantsSession(s: string): boolean {
     const env = this.env;
     // No `[PID]`: the pid is ''.
     const start = env.pidStart < 0 ? 0 : env.pidStart;
     const end = env.pidStart < 0 ? 0 : env.pidEnd;
-    return this.interest === undefined || this.interest.session(env.host, env.text, start, end);
+    return this.interest === undefined || this.interest.session(s, env.hostStart, env.hostEnd, start, end);
   }
 
-  private smtpdBase(tag: TagInfo): SmtpdBase {
-    return { at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service };
+  private smtpdBase(s: string): SmtpdBase {
+    return { at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s) };
   }
 
-  private smtpd(tag: TagInfo, s: string, m: number): Result {
+  private smtpd(s: string, m: number): Read {
+    // None of these words is read as a queue id (see queueIdLength), so they are tried first.
+    switch (s.charCodeAt(m)) {
+      case 99: // c
+        if (s.startsWith('connect from ', m)) return this.connect(s, m);
+        break;
+      case 100: // d
+        if (s.startsWith('disconnect from ', m)) return this.disconnect(s, m);
+        break;
+      case 119: // w
+        if (s.startsWith('warning: ', m)) return this.smtpdWarning(s, m + 9);
+        break;
+      case 78: // N
+        if (s.startsWith('NOQUEUE: reject', m)) return this.reject(s, m + 9);
+        break;
+      default:
+        break;
+    }
     const q = queueIdLength(s, m);
-    if (q > 0) {
-      const body = m + q + 2;
-      // After a first accepted recipient, later recipients' rejects carry the queue id instead of NOQUEUE.
-      if (s.startsWith('reject', body)) return this.reject(tag, s, body);
-      if (!s.startsWith('client=', body)) return IGNORED;
-      const end = clientEnd(s, body + 7);
-      if (end < 0) return UNRECOGNISED;
-      // sasl fields come after the client and before any XFORWARD `orig_` fields.
-      const user = s.indexOf(SASL_USERNAME, end);
-      const anonymous = user < 0 || s.startsWith(', ', user + SASL_USERNAME.length) || user + SASL_USERNAME.length === s.length;
-      if (anonymous && !this.wantsMessage(m, m + q)) return NOT_WANTED;
-      const c = parseClient(s, body + 7);
-      if (!c) return UNRECOGNISED;
-      const method = fieldValue(s, ', sasl_method=', c.end);
-      let login = fieldValue(s, SASL_USERNAME, c.end);
-      if (login !== undefined && login === '') login = undefined;
-      const e: PostfixEvent = {
-        type: 'client', at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service,
-        qid: s.slice(m, m + q), clientHost: c.name,
-      };
-      if (c.ip) e.clientIp = c.ip;
-      if (login !== undefined) e.login = login;
-      if (method !== undefined) e.method = method;
-      return event(e);
+    if (q === 0) return Verdict.Ignored;
+    const body = m + q + 2;
+    // After a first accepted recipient, later recipients' rejects carry the queue id instead of NOQUEUE.
+    if (s.startsWith('reject', body)) return this.reject(s, body);
+    if (!s.startsWith('client=', body)) return Verdict.Ignored;
+    // `client=HOST[ADDR](:PORT)?`, as parseClient reads it, each bound found once.
+    const from = body + 7;
+    const open = s.indexOf('[', from);
+    if (open < 0) return Verdict.Unrecognised;
+    const close = s.indexOf(']', open + 1);
+    if (close < 0) return Verdict.Unrecognised;
+    const end = clientEnd(s, from);
+    // sasl fields come after the client and before any XFORWARD `orig_` fields.
+    const user = s.indexOf(SASL_USERNAME, end);
+    const userStart = user + SASL_USERNAME.length;
+    const anonymous = user < 0 || s.startsWith(', ', userStart) || userStart === s.length;
+    if (anonymous && !this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
+    const ip = ipAt(s, open + 1, close);
+    const method = fieldValue(s, ', sasl_method=', end);
+    let login: string | undefined;
+    if (user >= 0) {
+      const comma = s.indexOf(', ', userStart);
+      login = s.slice(userStart, comma < 0 ? s.length : comma);
+      if (login === '') login = undefined;
     }
-    if (s.startsWith('connect from ', m)) {
-      if (!this.wantsSession()) return NOT_WANTED;
-      const ip = clientIpAt(s, m + 13);
-      const e: PostfixEvent = { type: 'connect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service };
-      if (ip) e.clientIp = ip;
-      return event(e);
-    }
-    if (s.startsWith('disconnect from ', m)) {
-      const auth = s.indexOf(' auth=', m);
-      let authOk = 0;
-      let authAttempts = 0;
-      if (auth >= 0) {
-        const v = s.slice(auth + 6, s.indexOf(' ', auth + 6) >>> 0);
-        const slash = v.indexOf('/');
-        // Postfix writes small decimal counters; anything else (`1e9`, `0x10`, 30 digits) is
-        // not its line, and must not make the correlator loop over a forged count.
-        const okText = slash < 0 ? v : v.slice(0, slash);
-        const attemptsText = slash < 0 ? v : v.slice(slash + 1);
-        if (!/^\d{1,6}$/.test(okText) || !/^\d{1,6}$/.test(attemptsText)) return UNRECOGNISED;
-        authOk = Number(okText);
-        authAttempts = Number(attemptsText);
+    const e: PostfixEvent = {
+      type: 'client', at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s),
+      qid: s.slice(m, m + q), clientHost: s.slice(from, open),
+    };
+    if (ip) e.clientIp = ip;
+    if (login !== undefined) e.login = login;
+    if (method !== undefined) e.method = method;
+    return e;
+  }
+
+  private connect(s: string, m: number): Read {
+    if (!this.wantsSession(s)) return Verdict.NotWanted;
+    const ip = clientIpAt(s, m + 13);
+    const e: PostfixEvent = { type: 'connect', at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s) };
+    if (ip) e.clientIp = ip;
+    return e;
+  }
+
+  private disconnect(s: string, m: number): Read {
+    const auth = s.indexOf(' auth=', m);
+    let authOk = 0;
+    let authAttempts = 0;
+    if (auth >= 0) {
+      // `auth=OK/ATTEMPTS`, or `auth=N` for N of N. Postfix writes small decimal counters;
+      // anything else (`1e9`, `0x10`, 30 digits) is not its line, and must not make the
+      // correlator loop over a forged count.
+      let i = auth + 6;
+      const okStart = i;
+      while (i - okStart <= 6 && isDigitAt(s, i)) authOk = authOk * 10 + s.charCodeAt(i++) - 48;
+      if (i === okStart || i - okStart > 6) return Verdict.Unrecognised;
+      authAttempts = authOk;
+      if (s.charCodeAt(i) === 47) {
+        const attemptsStart = ++i;
+        authAttempts = 0;
+        while (i - attemptsStart <= 6 && isDigitAt(s, i)) authAttempts = authAttempts * 10 + s.charCodeAt(i++) - 48;
+        if (i === attemptsStart || i - attemptsStart > 6) return Verdict.Unrecognised;
       }
-      // Without AUTH attempts a disconnect only ends the process's session state.
-      if (authAttempts - authOk <= 0 && !this.wantsSession()) return NOT_WANTED;
-      const ip = clientIpAt(s, m + 16);
-      const e: PostfixEvent = {
-        type: 'disconnect', at: this.env.at, host: this.env.host, pid: this.env.pid, service: tag.service, authOk, authAttempts,
-      };
-      if (ip) e.clientIp = ip;
-      return event(e);
+      if (i < s.length && s.charCodeAt(i) !== 32) return Verdict.Unrecognised;
     }
-    if (s.startsWith('warning: ', m)) return this.smtpdWarning(tag, s, m + 9);
-    if (s.startsWith('NOQUEUE: reject', m)) return this.reject(tag, s, m + 9);
-    return IGNORED;
+    // Without AUTH attempts a disconnect only ends the process's session state.
+    if (authAttempts - authOk <= 0 && !this.wantsSession(s)) return Verdict.NotWanted;
+    const ip = clientIpAt(s, m + 16);
+    const e: PostfixEvent = {
+      type: 'disconnect', at: this.env.at, host: this.env.host(s), pid: this.env.pid(s), service: this.service(s), authOk, authAttempts,
+    };
+    if (ip) e.clientIp = ip;
+    return e;
   }
 
   /** `warning: HOST[IP](:PORT)?: SASL MECH authentication failed: REASON(, sasl_username=USER)?` */
-  private smtpdWarning(tag: TagInfo, s: string, m: number): Result {
+  private smtpdWarning(s: string, m: number): Read {
     // Cyrus, IP-less, just before the attempt's own line: the password was never checked.
     if (s.startsWith(`${SASL_FAILURE}cannot connect to saslauthd server`, m)) {
-      return event({ type: 'auth-unavailable', ...this.smtpdBase(tag), reason: s.slice(m + SASL_FAILURE.length), attempt: false });
+      return { type: 'auth-unavailable', ...this.smtpdBase(s), reason: s.slice(m + SASL_FAILURE.length), attempt: false };
     }
     const marker = s.indexOf(': SASL ', m);
-    if (marker < 0) return IGNORED;
+    if (marker < 0) return Verdict.Ignored;
     const c = parseClient(s, m);
-    if (!c || c.end !== marker) return IGNORED;
+    if (!c || c.end !== marker) return Verdict.Ignored;
     const mechStart = marker + 7;
     const mechEnd = s.indexOf(' ', mechStart);
-    if (mechEnd < 0 || !s.startsWith(' authentication failed', mechEnd)) return IGNORED;
+    if (mechEnd < 0 || !s.startsWith(' authentication failed', mechEnd)) return Verdict.Ignored;
     let reasonStart = mechEnd + 22;
     if (s.charCodeAt(reasonStart) === 58) reasonStart++;
     if (s.charCodeAt(reasonStart) === 32) reasonStart++;
@@ -354,15 +462,15 @@ export class PostfixLineParser {
     const ip = c.ip ? { clientIp: c.ip } : {};
     // Server-side trouble is not an attack on the account.
     if (reason.startsWith('Connection lost to authentication server')) {
-      return event({ type: 'auth-unavailable', ...this.smtpdBase(tag), ...ip, reason, attempt: true });
+      return { type: 'auth-unavailable', ...this.smtpdBase(s), ...ip, reason, attempt: true };
     }
     // Postfix >= 3.9 writes `sasl_username=(unavailable)` when the backend did not say who it was.
     let login = userAt < 0 ? undefined : s.slice(userAt + 16);
     if (login === '(unavailable)') login = undefined;
-    return event({
-      type: 'auth-failed', ...this.smtpdBase(tag), ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
+    return {
+      type: 'auth-failed', ...this.smtpdBase(s), ...ip, mechanism: s.slice(mechStart, mechEnd).toUpperCase(),
       ...(login ? { login } : {}), reason,
-    });
+    };
   }
 
   /**
@@ -373,111 +481,124 @@ export class PostfixLineParser {
    * directly after the first `<...>` behind the reply code, and S must be repeated in `from=<S>`
    * right after the login; a line where that is not so cannot be read safely and is unrecognised.
    */
-  private reject(tag: TagInfo, s: string, r: number): Result {
+  private reject(s: string, r: number): Read {
     const first = s.indexOf(NOT_OWNED, r);
-    if (first < 0) return IGNORED;
+    if (first < 0) return Verdict.Ignored;
     let i: number;
     let warnOnly: boolean;
     if (s.startsWith('reject: ', r)) [i, warnOnly] = [r + 8, false];
     else if (s.startsWith('reject_warning: ', r)) [i, warnOnly] = [r + 16, true];
-    else return IGNORED;
+    else return Verdict.Ignored;
     if (s.startsWith('RCPT from ', i)) i += 10;
     else if (s.startsWith('MAIL from ', i)) i += 10;
-    else return UNRECOGNISED;
-    if (s.indexOf(NOT_OWNED, first + 1) >= 0) return UNRECOGNISED;
+    else return Verdict.Unrecognised;
+    if (s.indexOf(NOT_OWNED, first + 1) >= 0) return Verdict.Unrecognised;
     const c = parseClient(s, i);
-    if (!c || !s.startsWith(': ', c.end)) return UNRECOGNISED;
+    if (!c || !s.startsWith(': ', c.end)) return Verdict.Unrecognised;
     // `553 5.7.1 <`: reply code, enhanced status code, then the sender.
     let j = c.end + 2;
     const codeStart = j;
     while (isDigitAt(s, j)) j++;
-    if (j - codeStart !== 3 || s.charCodeAt(j) !== 32) return UNRECOGNISED;
+    if (j - codeStart !== 3 || s.charCodeAt(j) !== 32) return Verdict.Unrecognised;
     j++;
     while (isDigitAt(s, j) || s.charCodeAt(j) === 46) j++;
-    if (s.charCodeAt(j) !== 32 || s.charCodeAt(j + 1) !== 60 || j + 1 >= first) return UNRECOGNISED;
+    if (s.charCodeAt(j) !== 32 || s.charCodeAt(j + 1) !== 60 || j + 1 >= first) return Verdict.Unrecognised;
     const from = s.slice(j + 2, first);
     const userStart = first + NOT_OWNED.length;
     const tail = `; from=<${from}>`;
     const semi = s.indexOf(tail, userStart);
-    if (semi <= userStart) return UNRECOGNISED;
+    if (semi <= userStart) return Verdict.Unrecognised;
     const login = s.slice(userStart, semi);
     const after = semi + tail.length;
     const to = s.startsWith(' to=<', after) ? addressAt(s, after + 4).value : '';
-    return event({ type: 'sender-rejected', ...this.smtpdBase(tag), ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly });
+    return { type: 'sender-rejected', ...this.smtpdBase(s), ...(c.ip ? { clientIp: c.ip } : {}), login, from, to, warnOnly };
   }
 
-  private queueMessage(daemon: Daemon, s: string, m: number): Result {
+  private qmgr(s: string, m: number): Read {
     const q = queueIdLength(s, m);
-    if (q === 0) return IGNORED;
+    if (q === 0) return Verdict.Ignored;
     const body = m + q + 2;
-    if (daemon === Daemon.Qmgr) {
-      if (s.startsWith('removed', body)) {
-        if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-        return event({ type: 'removed', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q) });
-      }
-      if (!s.startsWith('from=', body)) return IGNORED;
-      // The sender is attacker-written: the real ` size=, nrcpt=` tail is the last one.
-      const tail = s.lastIndexOf(', size=');
-      if (tail < 0) return IGNORED;
-      const nr = s.indexOf(', nrcpt=', tail);
-      if (nr < 0) return IGNORED;
-      let j = nr + 8;
-      while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
-      // The real tail ends the line; one inside the sender (e.g. of a `status=expired` line) does not.
-      if (j < s.length && !(s.length - j === 15 && s.endsWith(' (queue active)'))) return IGNORED;
-      const size = numberAt(s, tail + 7, nr);
-      const nrcpt = numberAt(s, nr + 8, j);
-      if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return UNRECOGNISED;
-      if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-      let from = s.slice(body + 5, tail);
-      if (from.charCodeAt(0) === 60 && from.charCodeAt(from.length - 1) === 62) from = from.slice(1, -1);
-      return event({ type: 'queued', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), from, size, nrcpt });
+    if (s.startsWith('removed', body)) {
+      if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
+      return { type: 'removed', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q) };
     }
-    if (daemon === Daemon.Cleanup) {
-      if (s.startsWith('message-id=', body)) {
-        if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-        let id = s.slice(body + 11);
-        if (id.charCodeAt(0) === 60 && id.charCodeAt(id.length - 1) === 62) id = id.slice(1, -1);
-        return event({ type: 'message-id', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), messageId: id });
-      }
-      if (s.startsWith('info: header From: ', body) || s.startsWith('warning: header From: ', body)) {
-        if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
-        const valStart = s.indexOf('From: ', body) + 6;
-        // Postfix appends ` from HOST[IP]; from=<...> ...`: cut at the last such tail.
-        const tail = s.lastIndexOf('; from=<');
-        const cut = tail < 0 ? s.length : s.lastIndexOf(' from ', tail);
-        const headerFrom = s.slice(valStart, cut < valStart ? s.length : cut);
-        return event({ type: 'header-from', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), headerFrom });
-      }
-      return IGNORED;
+    if (!s.startsWith('from=', body)) return Verdict.Ignored;
+    // The sender is attacker-written: the real ` size=, nrcpt=` tail is the last one.
+    const tail = lastIndexOf(s, ', size=');
+    if (tail < 0) return Verdict.Ignored;
+    const nr = s.indexOf(', nrcpt=', tail);
+    if (nr < 0) return Verdict.Ignored;
+    let j = nr + 8;
+    while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+    // The real tail ends the line; one inside the sender (e.g. of a `status=expired` line) does not.
+    if (j < s.length && !(s.length - j === 15 && s.endsWith(' (queue active)'))) return Verdict.Ignored;
+    const size = numberAt(s, tail + 7, nr);
+    const nrcpt = numberAt(s, nr + 8, j);
+    if (!Number.isFinite(size) || !Number.isFinite(nrcpt) || j === nr + 8) return Verdict.Unrecognised;
+    if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
+    const fromStart = body + 5;
+    const bracketed = tail - fromStart >= 2 && s.charCodeAt(fromStart) === 60 && s.charCodeAt(tail - 1) === 62;
+    const from = bracketed ? s.slice(fromStart + 1, tail - 1) : s.slice(fromStart, tail);
+    return { type: 'queued', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), from, size, nrcpt };
+  }
+
+  private cleanup(s: string, m: number): Read {
+    const q = queueIdLength(s, m);
+    if (q === 0) return Verdict.Ignored;
+    const body = m + q + 2;
+    if (s.startsWith('message-id=', body)) {
+      if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
+      // `<id>` loses its brackets; a bare or half-bracketed id is kept as written.
+      const idStart = body + 11;
+      const bracketed = s.length - idStart >= 2 && s.charCodeAt(idStart) === 60 && s.charCodeAt(s.length - 1) === 62;
+      const id = bracketed ? s.slice(idStart + 1, -1) : s.slice(idStart);
+      return { type: 'message-id', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), messageId: id };
     }
-    // A delivery agent.
-    if (!s.startsWith('to=', body)) return IGNORED;
+    if (s.startsWith('info: header From: ', body) || s.startsWith('warning: header From: ', body)) {
+      if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
+      const valStart = s.indexOf('From: ', body) + 6;
+      // Postfix appends ` from HOST[IP]; from=<...> ...`: cut at the last such tail.
+      const tail = s.lastIndexOf('; from=<');
+      const cut = tail < 0 ? s.length : s.lastIndexOf(' from ', tail);
+      const headerFrom = s.slice(valStart, cut < valStart ? s.length : cut);
+      return { type: 'header-from', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), headerFrom };
+    }
+    return Verdict.Ignored;
+  }
+
+  private delivery(s: string, m: number): Read {
+    const q = queueIdLength(s, m);
+    if (q === 0) return Verdict.Ignored;
+    const body = m + q + 2;
+    if (!s.startsWith('to=', body)) return Verdict.Ignored;
     // `to=<R>(, orig_to=<O>)?, relay=...` R and O are the sender's text, the reply after
     // `status=` is the remote's, and only what lies between is Postfix's own. A second
     // `, relay=` means someone wrote one into an address or reply: such a line cannot be
     // split safely (R could carry a fake relay, status and `queued as`), so it is not read.
     const relayAt = s.indexOf(', relay=', body);
-    if (relayAt < 0) return UNRECOGNISED;
-    if (s.indexOf(', relay=', relayAt + 8) >= 0) return UNRECOGNISED;
+    if (relayAt < 0) return Verdict.Unrecognised;
+    if (s.indexOf(', relay=', relayAt + 8) >= 0) return Verdict.Unrecognised;
     const st = s.indexOf(', status=', relayAt);
-    if (st < 0) return UNRECOGNISED;
-    if (!this.wantsMessage(m, m + q)) return NOT_WANTED;
+    if (st < 0) return Verdict.Unrecognised;
+    if (!this.wantsMessage(s, m, m + q)) return Verdict.NotWanted;
     const orig = s.indexOf(', orig_to=', body);
-    const to = stripAngles(s.slice(body + 3, orig >= 0 && orig < relayAt ? orig : relayAt));
+    const toEnd = orig >= 0 && orig < relayAt ? orig : relayAt;
+    // `<R>`, as nearly always: stripAngles' trim has nothing to remove.
+    const to = toEnd - body >= 5 && s.charCodeAt(body + 3) === 60 && s.charCodeAt(toEnd - 1) === 62
+      ? s.slice(body + 4, toEnd - 1) : stripAngles(s.slice(body + 3, toEnd));
     const relayEnd = s.indexOf(', ', relayAt + 8);
     const relay = s.slice(relayAt + 8, relayEnd < 0 ? s.length : relayEnd);
     let k = st + 9;
     while (k < s.length && s.charCodeAt(k) !== 32 && s.charCodeAt(k) !== 44) k++;
     const status = s.slice(st + 9, k);
-    const qa = s.lastIndexOf('queued as ');
-    const e: PostfixEvent = { type: 'delivery', at: this.env.at, host: this.env.host, qid: s.slice(m, m + q), to, status, relay };
+    const qa = lastIndexOf(s, 'queued as ');
+    const e: PostfixEvent = { type: 'delivery', at: this.env.at, host: this.env.host(s), qid: s.slice(m, m + q), to, status, relay };
     if (qa > k) {
       let end = qa + 10;
       while (end < s.length && isQidChar(s.charCodeAt(end))) end++;
       if (end - (qa + 10) >= 5) e.queuedAs = s.slice(qa + 10, end);
     }
-    return event(e);
+    return e;
   }
 }
 
@@ -498,7 +619,7 @@ export function detectPostfix(sample: readonly string[]): number {
     lines++;
     if (!env.read(text)) continue;
     syslog++;
-    if (splitTag(env.tag)) ours++;
+    if (splitTag(env.tag(text))) ours++;
   }
   if (ours === 0 || lines === 0) return 0;
   // Mixed syslog files are normal; a single postfix line among syslog lines is a good sign.
@@ -526,10 +647,20 @@ export const postfix: Parser = {
     const parser = new PostfixLineParser(pctx, correlator);
     return {
       push(line) {
-        const r = parser.parse(line);
-        if (r === NOT_WANTED) correlator.advance(parser.at);
-        else if (r.kind === 'event') correlator.push(r.event, line);
-        return r.kind;
+        const r = parser.read(line.text);
+        if (typeof r === 'object') {
+          correlator.push(r, line, parser.found);
+          return 'event';
+        }
+        switch (r) {
+          case Verdict.NotWanted:
+            correlator.advance(parser.at);
+            return 'event';
+          case Verdict.Ignored:
+            return 'ignored';
+          case Verdict.Unrecognised:
+            return 'unrecognised';
+        }
       },
       flush: () => correlator.flush(),
       snapshot: () => correlator.snapshot(),

@@ -242,6 +242,63 @@ describe('postfix: submissions', () => {
   });
 });
 
+describe('postfix: open messages whose keys share a slot of the correlator\'s presence filter', () => {
+  // The correlator finds a line's open message by a hash of `HOST QID` (FNV-1a, 65536 slots) and
+  // compares only the key last put in that slot in place; other keys of the slot are looked up in
+  // full. Queue ids that share a slot exercise that path. (Were the hash changed, these would
+  // merely be ordinary queue ids.)
+  const slotOf = (key: string): number => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return h & 0xffff;
+  };
+  const bySlot = new Map<number, string[]>();
+  let shared: string[] = [];
+  for (let n = 0; shared.length < 4; n++) {
+    const qid = (0xA000000000 + n).toString(16).toUpperCase();
+    const slot = slotOf(`mx1 ${qid}`);
+    const list = bySlot.get(slot) ?? [];
+    list.push(qid);
+    bySlot.set(slot, list);
+    if (list.length === 4) shared = list;
+  }
+  const [q1 = '', q2 = '', q3 = '', q4 = ''] = shared;
+  const users = new Map([[q1, 'alice'], [q2, 'bob'], [q3, 'carol']]);
+  const client = (t: string, q: string): string => {
+    const user = users.get(q);
+    return at(t, 'mx1', 'postfix/submission/smtpd', 700, `${q}: client=unknown[192.0.2.7]${user === undefined ? '' : `, sasl_method=PLAIN, sasl_username=${user}@example.org`}`);
+  };
+  const LINES = [
+    client('12:00:00', q1), client('12:00:01', q2), client('12:00:02', q4), client('12:00:03', q3),
+    ...[q2, q1, q4, q3].map((q) => at('12:00:04', 'mx1', 'postfix/cleanup', 701, `${q}: message-id=<${q}@example.org>`)),
+    ...[q3, q4, q1, q2].map((q) => at('12:00:05', 'mx1', 'postfix/qmgr', 702, `${q}: from=<${users.get(q) ?? 'x'}@example.org>, size=100, nrcpt=1 (queue active)`)),
+    // The first one goes, so the slot's remembered key goes with it; the others are found all the same.
+    at('12:00:06', 'mx1', 'postfix/smtp', 703, `${q1}: to=<to-${q1}@example.net>, relay=mx.example.net[203.0.113.40]:25, delay=1, dsn=2.0.0, status=sent (250 ok)`),
+    at('12:00:06', 'mx1', 'postfix/qmgr', 702, `${q1}: removed`),
+    ...[q4, q3, q2].map((q) => at('12:00:07', 'mx1', 'postfix/smtp', 703, `${q}: to=<to-${q}@example.net>, relay=mx.example.net[203.0.113.40]:25, delay=1, dsn=2.0.0, status=sent (250 ok)`)),
+    ...[q2, q4, q3].map((q) => at('12:00:08', 'mx1', 'postfix/qmgr', 702, `${q}: removed`)),
+  ];
+
+  it('found four queue ids in one slot', () => assert.equal(new Set(shared.map((q) => slotOf(`mx1 ${q}`))).size, 1));
+
+  it('gives each message its own lines, and none to the unauthenticated one', () => {
+    const { records } = run(LINES);
+    const subs = ofKind(records, 'submission').map((r) => [r.account, r.messageId, r.recipients.join(), r.evidence.length]);
+    assert.deepEqual(subs, [
+      ['alice@example.org', `${q1}@example.org`, `to-${q1}@example.net`, 4],
+      ['carol@example.org', `${q3}@example.org`, `to-${q3}@example.net`, 4],
+      ['bob@example.org', `${q2}@example.org`, `to-${q2}@example.net`, 4],
+    ]);
+    assert.deepEqual(ofKind(records, 'delivery').map((d) => [d.account, d.recipient]),
+      [q1, q3, q2].map((q) => [`${users.get(q) ?? ''}@example.org`, `to-${q}@example.net`]));
+  });
+
+  it('gives the same records when resumed from state at any line', () => {
+    const once = run(LINES).records;
+    for (let split = 0; split <= LINES.length; split++) assert.deepEqual(runSplit(LINES, split).records, once, `split after line ${split}`);
+  });
+});
+
 describe('postfix: sender rejected (From/login mismatch)', () => {
   const reject = (time: string, pid: number, from: string, to: string, kind = 'reject'): string =>
     at(time, 'mx1', 'postfix/submission/smtpd', pid, `NOQUEUE: ${kind}: RCPT from client.example.net[198.51.100.23]: 553 5.7.1 <${from}>: Sender address rejected: not owned by user alice@example.org; from=<${from}> to=<${to}> proto=ESMTP helo=<pc>`);
