@@ -4,12 +4,11 @@
  * compact state, severities by rank, and evidence cut to size for the state file.
  * Not a rule: it has no registry entry.
  */
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
-import { ipv6Groups } from './client-address.js';
+import { formatIpv6, ipv6Groups, parseClient, type ClientAddress } from './client-address.js';
 
-export { ipv6Groups };
+export { formatIpv6, ipv6Groups, parseClient, type ClientAddress };
 
 /** Severity of a SEVERITY_RANK value (0 info, 1 warning, 2 critical). */
 export function severityOfRank(rank: number): Severity {
@@ -30,42 +29,6 @@ export function percent(share: number): number {
 // ---------------------------------------------------------------------------
 // Client addresses
 
-/** A client address in one spelling, or undefined when there is none to count. */
-export interface ClientAddress {
-  /** IPv4 dotted quad, or the IPv6 address in lower-case groups. */
-  readonly ip: string;
-  readonly family: 4 | 6;
-  /** IPv4 octets, or IPv6 groups. */
-  readonly parts: readonly number[];
-}
-
-/**
- * Parses a logged client address. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`,
- * from a dual-stack listener) is the IPv4 client it maps. Missing, unparsable and
- * unspecified addresses (Kerio webmail's `0.0.0.0`, `::`) give undefined: they name
- * no client and must not count as one.
- */
-export function parseClient(ip: string | undefined): ClientAddress | undefined {
-  if (ip === undefined) return undefined;
-  const v = isIP(ip);
-  if (v === 4) {
-    const parts = ip.split('.').map(Number);
-    if (parts.every((p) => p === 0)) return undefined;
-    return { ip, family: 4, parts };
-  }
-  if (v !== 6) return undefined;
-  const g = ipv6Groups(ip);
-  if (!g) return undefined;
-  if (g.every((x) => x === 0)) return undefined;
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    const hi = g[6] ?? 0;
-    const lo = g[7] ?? 0;
-    const parts = [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff];
-    return { ip: parts.join('.'), family: 4, parts };
-  }
-  return { ip: formatIpv6(g), family: 6, parts: g };
-}
-
 /**
  * The network of `prefix` bits around the address, as `a.b.c.0/24` or `2001:db8:0:0::/48`.
  * Prefixes are whole octets (IPv4) or whole 16-bit groups (IPv6), which covers
@@ -83,28 +46,6 @@ export function networkOf(c: ClientAddress, prefix: number): string {
   return `${formatIpv6(c.parts.map((x, i) => (i < keep ? x : 0)))}/${keep * 16}`;
 }
 
-/** IPv6 groups in the usual short form (RFC 5952): the longest run of two or more zero groups as `::`. */
-export function formatIpv6(groups: readonly number[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < groups.length;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < groups.length && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
-
 /**
  * What counts as one client: an IPv4 address, or an IPv6 /64. A single IPv6 host
  * changes its address within its /64 every day (privacy extensions), and an attacker
@@ -112,7 +53,7 @@ export function formatIpv6(groups: readonly number[]): string {
  * client.
  */
 export function clientKey(c: ClientAddress): string {
-  return c.family === 4 ? c.ip : networkOf(c, 64);
+  return c.key;
 }
 
 // ---------------------------------------------------------------------------
