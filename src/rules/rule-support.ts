@@ -159,6 +159,13 @@ export function evidenceForState(e: Evidence): Evidence {
   return e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e;
 }
 
+/** Appends one line (if there is one) to a bounded list of recent evidence, the oldest dropped first. */
+export function pushRecent<E>(list: E[], add: E | undefined, max: number): void {
+  if (add === undefined) return;
+  list.push(add);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
 /** Appends to a bounded list of recent evidence (oldest dropped first). */
 export function keepRecent<E>(list: E[], add: readonly E[], max: number): void {
   list.push(...add);
