@@ -5,7 +5,7 @@
  * `warningMessages` and `criticalMessages`.
  */
 import { z } from 'zod';
-import { localParts } from '../core/time.js';
+import { localParts, zoneOffset } from '../core/time.js';
 import type { Submission } from '../core/types.js';
 import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
 import { defineRule, type ResolvedOfficeHours } from './types.js';
@@ -24,21 +24,43 @@ const Options = z.strictObject({
 
 const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+const MINUTE_MS = 60_000;
+const DAY_MINUTES = 1440;
+
+/** Office hours as numbers: minutes of the day, and bit `weekday` (0 Sunday) set for each day. */
+interface Hours { start: number; end: number; days: number }
+
+/** Read once per office-hours object (the context hands out one per account or group, mostly the global one). */
+const compiled = new WeakMap<ResolvedOfficeHours, Hours>();
+
+function hoursOf(oh: ResolvedOfficeHours): Hours {
+  let h = compiled.get(oh);
+  if (!h) {
+    let days = 0;
+    DAYS.forEach((d, i) => { if (oh.days.includes(d)) days |= 1 << i; });
+    h = { start: minutesOf(oh.start), end: minutesOf(oh.end), days };
+    compiled.set(oh, h);
+  }
+  return h;
+}
+
 /**
  * True when `at` falls inside the office hours. An end before the start means a night
  * shift, and `days` are the days a shift starts: `mon`-`fri` 22:00-06:00 covers Friday
  * night into Saturday 06:00, but not Sunday night into Monday.
  */
 export function withinOfficeHours(at: number, oh: ResolvedOfficeHours): boolean {
-  const p = localParts(at, oh.timezone);
-  const m = p.hour * 60 + p.minute;
-  const start = minutesOf(oh.start);
-  const end = minutesOf(oh.end);
-  const onDay = (weekday: number): boolean => oh.days.includes(DAYS[weekday] ?? 'sun');
-  if (start <= end) return m >= start && m < end && onDay(p.weekday);
-  if (m >= start) return onDay(p.weekday);
+  const { start, end, days } = hoursOf(oh);
+  // Local minutes since the epoch; 1 January 1970 was a Thursday (weekday 4).
+  const local = Math.floor((at + zoneOffset(oh.timezone, at)) / MINUTE_MS);
+  const day = Math.floor(local / DAY_MINUTES);
+  const m = local - day * DAY_MINUTES;
+  const weekday = (((day + 4) % 7) + 7) % 7;
+  const onDay = (wd: number): boolean => (days & (1 << wd)) !== 0;
+  if (start <= end) return m >= start && m < end && onDay(weekday);
+  if (m >= start) return onDay(weekday);
   // After midnight: the shift began the day before.
-  return m < end && onDay((p.weekday + 6) % 7);
+  return m < end && onDay((weekday + 6) % 7);
 }
 
 function describe(oh: ResolvedOfficeHours): string {
