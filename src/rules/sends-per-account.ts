@@ -156,19 +156,21 @@ export function addMessage(c: AccountCounts, windows: readonly Window[], sec: nu
     c.rcpts.push(recipients);
   }
   let minHead = c.secs.length;
-  windows.forEach((w, i) => {
-    c.sumMsgs[i] = (c.sumMsgs[i] ?? 0) + 1;
-    c.sumRcpts[i] = (c.sumRcpts[i] ?? 0) + recipients;
+  for (let i = 0; i < windows.length; i++) {
+    let sumMsgs = (c.sumMsgs[i] ?? 0) + 1;
+    let sumRcpts = (c.sumRcpts[i] ?? 0) + recipients;
     let h = c.heads[i] ?? 0;
-    const edge = t - w.minutes * 60;
+    const edge = t - (windows[i]?.minutes ?? 0) * 60;
     while (h < c.secs.length && (c.secs[h] ?? 0) <= edge) {
-      c.sumMsgs[i] = (c.sumMsgs[i] ?? 0) - (c.msgs[h] ?? 0);
-      c.sumRcpts[i] = (c.sumRcpts[i] ?? 0) - (c.rcpts[h] ?? 0);
+      sumMsgs -= c.msgs[h] ?? 0;
+      sumRcpts -= c.rcpts[h] ?? 0;
       h++;
     }
+    c.sumMsgs[i] = sumMsgs;
+    c.sumRcpts[i] = sumRcpts;
     c.heads[i] = h;
     if (h < minHead) minHead = h;
-  });
+  }
   // Drop buckets no window needs any more, in batches so the arrays are not shifted per message.
   if (minHead > 1024 && minHead * 2 > c.secs.length) {
     c.secs.splice(0, minHead);
@@ -235,28 +237,43 @@ export const sendsPerAccount = defineRule({
           accounts.set(s.account, c);
         }
         addMessage(c, opts.windows, Math.floor(s.at / 1000), s.recipientCount);
-        c.recent.push(...s.evidence.slice(0, 3));
+        for (let i = 0; i < s.evidence.length && i < 3; i++) {
+          const e = s.evidence[i];
+          if (e) c.recent.push(e);
+        }
         if (c.recent.length > EVIDENCE_KEPT) c.recent.splice(0, c.recent.length - EVIDENCE_KEPT);
 
-        const factor = factorOf(s.account);
+        const factor = overrides.length === 0 ? 1 : factorOf(s.account);
+        // The highest level any window's count reaches, and the first window and metric that reach it.
         let best = -1;
-        let why: { w: Window; metric: Metric; count: number } | undefined;
-        opts.windows.forEach((w, i) => {
-          for (const metric of ['messages', 'recipients'] as const) {
-            const count = metric === 'messages' ? (c.sumMsgs[i] ?? 0) : (c.sumRcpts[i] ?? 0);
-            const lv = levelOf(count, w[metric], factor);
-            if (lv > best) {
-              best = lv;
-              why = { w, metric, count };
-            }
+        let bestWindow = 0;
+        let bestMetric: Metric = 'messages';
+        for (let i = 0; i < opts.windows.length; i++) {
+          const w = opts.windows[i];
+          if (!w) continue;
+          const lm = levelOf(c.sumMsgs[i] ?? 0, w.messages, factor);
+          if (lm > best) {
+            best = lm;
+            bestWindow = i;
+            bestMetric = 'messages';
           }
-        });
+          const lr = levelOf(c.sumRcpts[i] ?? 0, w.recipients, factor);
+          if (lr > best) {
+            best = lr;
+            bestWindow = i;
+            bestMetric = 'recipients';
+          }
+        }
         if (best < 0) {
           c.level = -1;
           c.reportedCount = 0;
           return;
         }
-        if (!why) return;
+        const bestW = opts.windows[bestWindow];
+        if (!bestW) return;
+        let why: { w: Window; metric: Metric; count: number } = {
+          w: bestW, metric: bestMetric, count: bestMetric === 'messages' ? (c.sumMsgs[bestWindow] ?? 0) : (c.sumRcpts[bestWindow] ?? 0),
+        };
         // Already critical, and what was reported has since doubled: that is news too
         // (below critical, the next news is reaching critical).
         const reportedNow = c.reportedWindow < 0 ? 0
