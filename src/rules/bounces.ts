@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule, type Emit } from './types.js';
-import { capMap, describeMinutes, evidenceForState, EvidenceSchema, hash32, keepRecent, latestOf, percent, severityOfRank } from './rule-support.js';
+import { capMap, describeMinutes, evidenceForState, EvidenceSchema, hash32Lower, latestOf, percent, pushRecent, severityOfRank } from './rule-support.js';
 
 const Share = z.number().positive().max(1);
 
@@ -107,6 +107,7 @@ function prune(a: AccountBounces, windowSec: number): void {
   let n = 0;
   while (n < a.sent.length && (a.sent[n]?.[0] ?? 0) <= edgeMin) n++;
   if (n > 0) a.sent.splice(0, n);
+  if (a.bounced.size === 0) return;
   // Insertion order is time order except for late records, which stay a little longer.
   for (const [h, t] of a.bounced) {
     if (t > edge) break;
@@ -119,6 +120,7 @@ function addSent(a: AccountBounces, minute: number): void {
   while (i >= 0 && (a.sent[i]?.[0] ?? 0) > minute) i--;
   const hit = i >= 0 ? a.sent[i] : undefined;
   if (hit && hit[0] === minute) hit[1]++;
+  else if (i + 1 === a.sent.length) a.sent.push([minute, 1]);
   else a.sent.splice(i + 1, 0, [minute, 1]);
 }
 
@@ -198,13 +200,14 @@ export const bounces = defineRule({
       if (!bounce) {
         addSent(a, Math.floor(sec / 60));
       } else {
-        const h = hash32(d.recipient.toLowerCase());
+        const h = hash32Lower(d.recipient);
         const t = a.bounced.get(h);
         if (t !== undefined && t >= sec) return;
         a.bounced.delete(h);
         a.bounced.set(h, sec);
         capMap(a.bounced, MAX_BOUNCED);
-        keepRecent(a.recent, d.evidence.slice(0, 1).map((e): [number, Evidence] => [h, e]), EVIDENCE_KEPT);
+        const line = d.evidence[0];
+        pushRecent(a.recent, line && [h, line], EVIDENCE_KEPT);
         // A repeated report of the same address adds nothing.
         if (t !== undefined) return;
       }
@@ -214,8 +217,9 @@ export const bounces = defineRule({
         if (calm(c, opts)) a.level = -1;
         return;
       }
+      // Only lines of bounces still in the window are quoted, and a finding needs one.
+      if (rank <= a.level || !a.recent.some(([h]) => a.bounced.has(h))) return;
       const evidence = a.recent.filter(([h]) => a.bounced.has(h)).map(([, e]) => e);
-      if (rank <= a.level || evidence.length === 0) return;
       a.level = rank;
       const critical = rank === SEVERITY_RANK.critical;
       const why = by === 'count'

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
 import { formatIpv6, ipv6Groups, parseClient, type ClientAddress } from './client-address.js';
+import type { RuleContext } from './types.js';
 
 export { formatIpv6, ipv6Groups, parseClient, type ClientAddress };
 
@@ -47,6 +48,25 @@ export function networkOf(c: ClientAddress, prefix: number): string {
 }
 
 /**
+ * The engine hands one record to every rule in turn, and four of them ask whether its
+ * address is trusted for its account: the last answer is kept for the next rule.
+ */
+let lastCtx: RuleContext | undefined;
+let lastAccount = '';
+let lastIp = '';
+let lastTrusted = false;
+
+/** True when `ip` lies in the trusted networks, global or the account's own (account and group settings). */
+export function trustedFor(ctx: RuleContext, account: string, ip: string): boolean {
+  if (ip === lastIp && account === lastAccount && ctx === lastCtx) return lastTrusted;
+  lastTrusted = ctx.trusted.contains(ip) || (ctx.trustedFor(account)?.contains(ip) ?? false);
+  lastCtx = ctx;
+  lastAccount = account;
+  lastIp = ip;
+  return lastTrusted;
+}
+
+/**
  * What counts as one client: an IPv4 address, or an IPv6 /64. A single IPv6 host
  * changes its address within its /64 every day (privacy extensions), and an attacker
  * holding a /64 can use a fresh address for every attempt: either way the /64 is the
@@ -65,6 +85,19 @@ export function hash32(s: string): number {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** hash32 of `s.toLowerCase()`, without making the copy when `s` is ASCII. */
+export function hash32Lower(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    // toLowerCase is not per character beyond ASCII (a final sigma looks at its neighbours).
+    if (c >= 128) return hash32(s.toLowerCase());
+    if (c >= 65 && c <= 90) c += 32;
+    h = Math.imul(h ^ c, 0x01000193);
   }
   return h >>> 0;
 }
