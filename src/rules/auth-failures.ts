@@ -31,7 +31,7 @@ import { PatternSet } from '../core/glob.js';
 import { splitAddress } from '../core/address.js';
 import { defineRule, type Emit } from './types.js';
 import {
-  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, hash32, latestOf, parseClient, pushRecent, severityOfRank,
+  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, hash32, latestOf, parseClient, pushRecent, severityOfRank, trustedFor,
 } from './rule-support.js';
 
 const Options = z.strictObject({
@@ -191,7 +191,6 @@ export const authFailures = defineRule({
     const keepMs = Math.max(W * MINUTE_MS, successMs);
     const sprayRank = opts.spraying === 'warning' ? SEVERITY_RANK.warning : SEVERITY_RANK.info;
 
-    const trustedFor = (account: string, ip: string): boolean => ctx.trusted.contains(ip) || (ctx.trustedFor(account)?.contains(ip) ?? false);
 
     const distinctAccounts = (a: AddressState, end: number): number => {
       let n = 0;
@@ -354,7 +353,7 @@ export const authFailures = defineRule({
 
     const onSuccess = (r: AuthSuccess | Submission, emit: Emit): void => {
       const client = parseClient(r.clientIp);
-      if (!client || trustedFor(r.account, client.ip)) return;
+      if (!client || trustedFor(ctx, r.account, client.ip)) return;
       const key = clientKey(client);
       let byAccount = successes.get(key);
       if (byAccount) successes.delete(key);
