@@ -80,7 +80,8 @@ const SUBJECT_CHARS = 100;
  */
 interface History {
   cur: Set<number>;
-  prev: Set<number>;
+  /** Never added to: a generation only becomes the previous one whole. */
+  prev: ReadonlySet<number>;
 }
 
 /** Window entry: `second * 4 + (new ? 1 : 0) + (sent at warning or above ? 2 : 0)`. */
@@ -201,6 +202,9 @@ function unpackWindow(flat: readonly number[], now: number): Window {
 // ---------------------------------------------------------------------------
 // History
 
+/** The previous generation of an account that has none (most accounts, most of the time). */
+const NONE: ReadonlySet<number> = new Set();
+
 const isKnown = (h: History, v: number): boolean => h.cur.has(v) || h.prev.has(v);
 
 function learn(h: History, v: number, max: number): void {
@@ -216,7 +220,7 @@ function learn(h: History, v: number, max: number): void {
 function age(a: AccountSpread, sec: number, historySec: number): void {
   if (sec - a.gen < historySec) return;
   for (const h of [a.rcpt, a.dom]) {
-    h.prev = sec - a.gen >= 2 * historySec ? new Set() : h.cur;
+    h.prev = sec - a.gen >= 2 * historySec ? NONE : h.cur;
     h.cur = new Set();
   }
   a.gen = sec;
@@ -326,7 +330,7 @@ export function subjectKey(subject: string): number {
 function newAccount(sec: number): AccountSpread {
   return {
     first: sec, gen: sec, now: sec, level: -1,
-    rcpt: { cur: new Set(), prev: new Set() }, dom: { cur: new Set(), prev: new Set() },
+    rcpt: { cur: new Set(), prev: NONE }, dom: { cur: new Set(), prev: NONE },
     winR: windowOf(new Map()), winD: windowOf(new Map()), newR: 0, newD: 0, subjects: new Map(),
   };
 }
@@ -347,7 +351,7 @@ function restore(saved: unknown, o: Opts, accounts: Map<string, AccountSpread>):
     }
     accounts.set(k, {
       first, gen, now, level,
-      rcpt: { cur: rc ?? new Set(), prev: rp ?? new Set() }, dom: { cur: dc ?? new Set(), prev: dp ?? new Set() },
+      rcpt: { cur: rc ?? new Set(), prev: rp ?? NONE }, dom: { cur: dc ?? new Set(), prev: dp ?? NONE },
       winR, winD, newR: newOf(winR), newD: newOf(winD), subjects,
     });
   }
@@ -365,14 +369,14 @@ export const recipientSpread = defineRule({
     const historySec = opts.historyDays * 86_400;
     const warmupSec = opts.warmupHours * 3600;
 
-    const onSpread = (s: Submission, a: AccountSpread, hashes: readonly number[], sec: number, idle: boolean, emit: Emit): void => {
+    const onSpread = (s: Submission, a: AccountSpread, hashes: readonly number[], count: number, sec: number, idle: boolean, emit: Emit): void => {
       // The window emptied since the last message: whatever episode there was is over.
       if (idle) a.level = -1;
       // What left the window is learned first, so someone mailed an hour ago is known now.
       prune(a, windowSec, historySec, opts);
       const suspect = a.level >= SEVERITY_RANK.warning;
       // A recipient named twice in one message finds itself in the window the second time, and adds nothing.
-      for (let i = 0; i < hashes.length; i += 2) {
+      for (let i = 0; i < count; i += 2) {
         const h = hashes[i] ?? 0;
         a.newR += enter(a.winR, h, sec, isKnown(a.rcpt, fold16(h)), suspect);
         const d = hashes[i + 1] ?? -1;
@@ -406,7 +410,7 @@ export const recipientSpread = defineRule({
       });
     };
 
-    const onSubject = (s: Submission, a: AccountSpread, hashes: readonly number[], sec: number, emit: Emit): void => {
+    const onSubject = (s: Submission, a: AccountSpread, hashes: readonly number[], count: number, sec: number, emit: Emit): void => {
       if (opts.subjectRecipients === 0 || s.subject === undefined) return;
       const key = subjectKey(s.subject);
       if (key < 0) return;
@@ -422,7 +426,7 @@ export const recipientSpread = defineRule({
       let i = subj.m.length;
       while (i > 0 && (subj.m[i - 1] ?? 0) > sec) i--;
       subj.m.splice(i, 0, sec);
-      for (let i = 0; i < hashes.length; i += 2) {
+      for (let i = 0; i < count; i += 2) {
         const h = hashes[i] ?? 0;
         const t = subj.r.get(h);
         if (t !== undefined && t >= sec) continue;
@@ -464,18 +468,18 @@ export const recipientSpread = defineRule({
         age(a, sec, historySec);
         const idle = sec - a.now >= windowSec;
         if (sec > a.now) a.now = sec;
-        const hashes = hashRecipients(s.recipients);
+        const count = hashRecipients(s.recipients, HASHES);
         if (sec <= a.now - windowSec) {
           // Older than the window: nothing to judge, but it is history all the same.
-          for (let i = 0; i < hashes.length; i += 2) {
-            learn(a.rcpt, fold16(hashes[i] ?? 0), opts.maxKnownRecipients);
-            const d = hashes[i + 1] ?? -1;
+          for (let i = 0; i < count; i += 2) {
+            learn(a.rcpt, fold16(HASHES[i] ?? 0), opts.maxKnownRecipients);
+            const d = HASHES[i + 1] ?? -1;
             if (d >= 0) learn(a.dom, fold16(d), opts.maxKnownDomains);
           }
           return;
         }
-        onSpread(s, a, hashes, sec, idle, emit);
-        onSubject(s, a, hashes, sec, emit);
+        onSpread(s, a, HASHES, count, sec, idle, emit);
+        onSubject(s, a, HASHES, count, sec, emit);
       },
       snapshot() {
         const latest = latestOf([...accounts.values()].map((a) => a.now));
@@ -512,16 +516,15 @@ function markSuspect(a: AccountSpread): void {
   for (const win of [a.winR.codes, a.winD.codes]) for (const [h, code] of win) if (!(code & SUSPECT)) win.set(h, code + SUSPECT);
 }
 
-/** Reused by hashRecipients: one message's hashes are read before the next message's are made. */
-const scratch: number[] = [];
-
 /**
- * Two numbers per recipient: hash32 of the address in lower case, and of its domain
- * (after the last `@`, as splitAddress) or -1 when it has none. An ASCII address is
- * hashed in one pass, without the lower-case copy and the split.
+ * Writes two numbers per recipient into `out` from its start and returns how many it
+ * wrote: hash32 of the address in lower case, and of its domain (after the last `@`,
+ * as splitAddress) or -1 when it has none. An ASCII address is hashed in one pass,
+ * without the lower-case copy and the split. `out` is reused from message to message
+ * (never shortened, so it is not reallocated either).
  */
-export function hashRecipients(recipients: readonly string[]): readonly number[] {
-  scratch.length = 0;
+export function hashRecipients(recipients: readonly string[], out: number[]): number {
+  let n = 0;
   for (const raw of recipients) {
     let h = 0x811c9dc5;
     let d = 0x811c9dc5;
@@ -543,15 +546,20 @@ export function hashRecipients(recipients: readonly string[]): readonly number[]
       }
     }
     if (ascii) {
-      scratch.push(h >>> 0, !at || raw.charCodeAt(raw.length - 1) === 64 ? -1 : d >>> 0);
+      out[n++] = h >>> 0;
+      out[n++] = !at || raw.charCodeAt(raw.length - 1) === 64 ? -1 : d >>> 0;
     } else {
       const addr = raw.toLowerCase();
       const { domain } = splitAddress(addr);
-      scratch.push(hash32(addr), domain === '' ? -1 : hash32(domain));
+      out[n++] = hash32(addr);
+      out[n++] = domain === '' ? -1 : hash32(domain);
     }
   }
-  return scratch;
+  return n;
 }
+
+/** hashRecipients' `out` for the rule: one message is done with before the next is hashed. */
+const HASHES: number[] = [];
 
 /** Drops a subject's messages and recipients at or before `edge`. */
 function pruneSubject(s: Subject, edge: number): void {

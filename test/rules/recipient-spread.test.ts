@@ -218,7 +218,9 @@ describe('recipient-spread: hashing as it is read', () => {
 
   it('hashRecipients gives the hashes of the lower-cased address and its domain, ASCII or not', () => {
     fc.assert(fc.property(fc.array(text, { maxLength: 4 }), (recipients) => {
-      assert.deepEqual([...hashRecipients(recipients)], recipients.flatMap(reference));
+      const out = [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+      const n = hashRecipients(recipients, out);
+      assert.deepEqual(out.slice(0, n), recipients.flatMap(reference));
     }), { numRuns: 3000 });
   });
 
