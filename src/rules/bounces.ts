@@ -211,6 +211,11 @@ export const bounces = defineRule({
         // A repeated report of the same address adds nothing.
         if (t !== undefined) return;
       }
+      // Without a bounce in the window no level is reached, and the episode is over (rankOf, calm).
+      if (a.bounced.size === 0) {
+        a.level = -1;
+        return;
+      }
       const c = countsOf(a, windowSec);
       const { rank, by } = rankOf(c, opts);
       if (rank < 0) {
