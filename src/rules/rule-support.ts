@@ -196,7 +196,8 @@ export function evidenceForState(e: Evidence): Evidence {
 export function pushRecent<E>(list: E[], add: E | undefined, max: number): void {
   if (add === undefined) return;
   list.push(add);
-  if (list.length > max) list.splice(0, list.length - max);
+  // shift, not splice: splice makes an array of what it removes.
+  while (list.length > max) list.shift();
 }
 
 /** Appends to a bounded list of recent evidence (oldest dropped first). */

@@ -241,7 +241,7 @@ export const sendsPerAccount = defineRule({
           const e = s.evidence[i];
           if (e) c.recent.push(e);
         }
-        if (c.recent.length > EVIDENCE_KEPT) c.recent.splice(0, c.recent.length - EVIDENCE_KEPT);
+        while (c.recent.length > EVIDENCE_KEPT) c.recent.shift();
 
         const factor = overrides.length === 0 ? 1 : factorOf(s.account);
         // The highest level any window's count reaches, and the first window and metric that reach it.
