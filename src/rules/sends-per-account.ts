@@ -14,6 +14,7 @@ import { SEVERITY_RANK, type Evidence, type Severity, type Submission } from '..
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
+import { evidenceForState, EvidenceSchema, packLines, unpackLines } from './rule-support.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -71,17 +72,29 @@ interface AccountCounts {
   recent: Evidence[];
 }
 
-const EvidenceSchema = z.object({ source: z.string(), lineNo: z.number(), text: z.string() });
 const CountsSchema = z.object({
   secs: z.array(z.number()), msgs: z.array(z.number()), rcpts: z.array(z.number()),
   heads: z.array(z.number()), sumMsgs: z.array(z.number()), sumRcpts: z.array(z.number()),
   now: z.number(), level: z.number(), reportedWindow: z.number(), reportedMetric: z.enum(['messages', 'recipients']),
-  reportedCount: z.number(), recent: z.array(EvidenceSchema),
+  reportedCount: z.number(),
 });
-const SnapshotSchema = z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema])) });
-
-/** Evidence text kept in state is cut: the state file stays small whatever the log holds. */
-const STATE_EVIDENCE_CHARS = 1000;
+/**
+ * Version 2, for a state that holds every account of the last day: the accounts' recent
+ * lines, nine tenths of it as plain JSON, are one packLines block, and an account is
+ * `[account, now, level, reportedWindow, reportedMetric (0 messages, 1 recipients),
+ * reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, lines]`: seconds counted
+ * back from `now`, and the account's lines are the next `lines` of the block. Version 1
+ * (an object per account, lines inline) is still read.
+ */
+const SavedAccountSchema = z.tuple([
+  z.string(), z.number(), z.number(), z.number(), z.number(), z.number(),
+  z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.number(),
+]);
+type SavedAccount = z.output<typeof SavedAccountSchema>;
+const SnapshotSchema = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema.extend({ recent: z.array(EvidenceSchema) })])) }),
+  z.object({ v: z.literal(2), windows: z.array(z.number()), lines: z.string(), accounts: z.array(SavedAccountSchema) }),
+]);
 
 function levelOf(count: number, levels: { warning?: number | undefined; critical?: number | undefined } | undefined, factor: number): number {
   if (!levels) return -1;
@@ -215,7 +228,20 @@ export const sendsPerAccount = defineRule({
     const restored = SnapshotSchema.safeParse(saved);
     // Saved windows only fit if the configured windows are the same ones.
     if (restored.success && restored.data.windows.join() === opts.windows.map((w) => w.minutes).join()) {
-      for (const [k, v] of restored.data.accounts) accounts.set(k, v);
+      const saved = restored.data;
+      if (saved.v === 1) {
+        for (const [k, v] of saved.accounts) accounts.set(k, v);
+      } else {
+        const lines = unpackLines(saved.lines);
+        let next = 0;
+        for (const [k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, n] of saved.accounts) {
+          accounts.set(k, {
+            secs: secs.map((ago) => now - ago), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level,
+            reportedWindow, reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent: lines.slice(next, next + n),
+          });
+          next += n;
+        }
+      }
     }
     const overrides = opts.overrides.map((o) => ({ accounts: new PatternSet(o.accounts), factor: o.factor }));
     const factorCache = new Map<string, number>();
@@ -310,15 +336,20 @@ export const sendsPerAccount = defineRule({
       snapshot() {
         let latest = 0;
         for (const c of accounts.values()) if (c.now > latest) latest = c.now;
-        const kept: [string, AccountCounts][] = [];
+        const kept: SavedAccount[] = [];
+        const lines: Evidence[] = [];
         for (const [k, c] of accounts) {
           // An account idle for longer than the longest window has nothing left to count.
           if (latest - c.now >= longestSec) continue;
           compact(c);
-          c.recent = c.recent.map((e) => (e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e));
-          kept.push([k, c]);
+          c.recent = c.recent.map(evidenceForState);
+          kept.push([
+            k, c.now, c.level, c.reportedWindow, c.reportedMetric === 'recipients' ? 1 : 0, c.reportedCount,
+            c.secs.map((t) => c.now - t), c.msgs, c.rcpts, c.heads, c.sumMsgs, c.sumRcpts, c.recent.length,
+          ]);
+          lines.push(...c.recent);
         }
-        return { v: 1, windows: opts.windows.map((w) => w.minutes), accounts: kept };
+        return { v: 2, windows: opts.windows.map((w) => w.minutes), lines: packLines(lines), accounts: kept };
       },
     };
   },
