@@ -349,7 +349,8 @@ export const sendsPerAccount = defineRule({
           ]);
           lines.push(...c.recent);
         }
-        return { v: 2, windows: opts.windows.map((w) => w.minutes), lines: packLines(lines), accounts: kept };
+        // Accounts first: `state show` counts the first list it finds.
+        return { v: 2, accounts: kept, windows: opts.windows.map((w) => w.minutes), lines: packLines(lines) };
       },
     };
   },
