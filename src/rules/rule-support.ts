@@ -8,7 +8,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
 import { formatIpv6, ipv6Groups, parseClient, type ClientAddress } from './client-address.js';
-import type { RuleContext } from './types.js';
+import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
 export { formatIpv6, ipv6Groups, parseClient, type ClientAddress };
 
@@ -65,6 +65,20 @@ export function trustedFor(ctx: RuleContext, account: string, ip: string): boole
   lastAccount = account;
   lastIp = ip;
   return lastTrusted;
+}
+
+let hoursCtx: RuleContext | undefined;
+let hoursAccount = '';
+let hours: ResolvedOfficeHours | undefined;
+
+/** ctx.officeHoursOf, asked once per record for the two rules that want it. */
+export function officeHoursOf(ctx: RuleContext, account: string): ResolvedOfficeHours {
+  if (hours === undefined || account !== hoursAccount || ctx !== hoursCtx) {
+    hours = ctx.officeHoursOf(account);
+    hoursCtx = ctx;
+    hoursAccount = account;
+  }
+  return hours;
 }
 
 /**
@@ -193,28 +207,54 @@ export function evidenceForState(e: Evidence): Evidence {
   return e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e;
 }
 
-const PackedLinesSchema = z.array(z.tuple([z.string(), z.number(), z.string()]));
+const LineRowsSchema = z.array(z.tuple([z.number(), z.number(), z.string()]));
 
 /** More than any state's lines inflate to: a damaged or hostile block is refused, not inflated without end. */
 const MAX_PACKED_LINES_BYTES = 256 * 1024 * 1024;
 
+/** Lines as packLines writes them: the inputs they come from, and the rest deflated. */
+export interface PackedLines {
+  readonly sources: readonly string[];
+  readonly lines: string;
+}
+
+export const PackedLinesSchema = z.object({ sources: z.array(z.string()), lines: z.string() });
+
 /**
- * Lines for a state file as one deflated block (base64). Neighbouring log lines share
- * most of their text (stamp, host, program, the file's name), so a rule that must keep
- * the last lines of thousands of accounts saves a fifth of their size or less.
+ * Lines for a state file: the inputs' names once, and the lines as one deflated block
+ * (base64) of `[input, line number, text]`. Neighbouring log lines share most of their
+ * text (stamp, host, program), so a rule that must keep the last lines of thousands of
+ * accounts saves a fifth of their size or less. The names stay readable (and the same
+ * lines give the same block wherever the inputs are).
  */
-export function packLines(lines: readonly Evidence[]): string {
-  if (lines.length === 0) return '';
-  return deflateRawSync(JSON.stringify(lines.map((e) => [e.source, e.lineNo, e.text]))).toString('base64');
+export function packLines(lines: readonly Evidence[]): PackedLines {
+  if (lines.length === 0) return { sources: [], lines: '' };
+  const sources = new Map<string, number>();
+  const rows = lines.map((e) => {
+    let i = sources.get(e.source);
+    if (i === undefined) {
+      i = sources.size;
+      sources.set(e.source, i);
+    }
+    return [i, e.lineNo, e.text];
+  });
+  return { sources: [...sources.keys()], lines: deflateRawSync(JSON.stringify(rows)).toString('base64') };
 }
 
 /** The lines packLines wrote; a damaged block gives none. */
-export function unpackLines(packed: string): Evidence[] {
-  if (packed === '') return [];
+export function unpackLines(packed: PackedLines): Evidence[] {
+  if (packed.lines === '') return [];
   try {
-    const text = inflateRawSync(Buffer.from(packed, 'base64'), { maxOutputLength: MAX_PACKED_LINES_BYTES }).toString('utf8');
-    const r = PackedLinesSchema.safeParse(JSON.parse(text));
-    return r.success ? r.data.map(([source, lineNo, line]) => ({ source, lineNo, text: line })) : [];
+    const text = inflateRawSync(Buffer.from(packed.lines, 'base64'), { maxOutputLength: MAX_PACKED_LINES_BYTES }).toString('utf8');
+    const r = LineRowsSchema.safeParse(JSON.parse(text));
+    if (!r.success) return [];
+    const out: Evidence[] = [];
+    for (const [i, lineNo, line] of r.data) {
+      const source = packed.sources[i];
+      if (source === undefined) return [];
+      out.push({ source, lineNo, text: line });
+    }
+    return out;
   } catch {
     return [];
   }

@@ -14,7 +14,7 @@ import { SEVERITY_RANK, type Evidence, type Severity, type Submission } from '..
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
-import { evidenceForState, EvidenceSchema, packLines, unpackLines } from './rule-support.js';
+import { evidenceForState, EvidenceSchema, packLines, PackedLinesSchema, unpackLines } from './rule-support.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -80,10 +80,10 @@ const CountsSchema = z.object({
 });
 /**
  * Version 2, for a state that holds every account of the last day: the accounts' recent
- * lines, nine tenths of it as plain JSON, are one packLines block, and an account is
+ * lines, nine tenths of it as plain JSON, are packed (packLines) as `evidence`, and an account is
  * `[account, now, level, reportedWindow, reportedMetric (0 messages, 1 recipients),
  * reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, lines]`: seconds counted
- * back from `now`, and the account's lines are the next `lines` of the block. Version 1
+ * back from `now`, and the account's lines are the next `lines` of them. Version 1
  * (an object per account, lines inline) is still read.
  */
 const SavedAccountSchema = z.tuple([
@@ -93,7 +93,7 @@ const SavedAccountSchema = z.tuple([
 type SavedAccount = z.output<typeof SavedAccountSchema>;
 const SnapshotSchema = z.discriminatedUnion('v', [
   z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema.extend({ recent: z.array(EvidenceSchema) })])) }),
-  z.object({ v: z.literal(2), windows: z.array(z.number()), lines: z.string(), accounts: z.array(SavedAccountSchema) }),
+  z.object({ v: z.literal(2), windows: z.array(z.number()), evidence: PackedLinesSchema, accounts: z.array(SavedAccountSchema) }),
 ]);
 
 function levelOf(count: number, levels: { warning?: number | undefined; critical?: number | undefined } | undefined, factor: number): number {
@@ -232,7 +232,7 @@ export const sendsPerAccount = defineRule({
       if (saved.v === 1) {
         for (const [k, v] of saved.accounts) accounts.set(k, v);
       } else {
-        const lines = unpackLines(saved.lines);
+        const lines = unpackLines(saved.evidence);
         let next = 0;
         for (const [k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, n] of saved.accounts) {
           accounts.set(k, {
@@ -350,7 +350,7 @@ export const sendsPerAccount = defineRule({
           lines.push(...c.recent);
         }
         // Accounts first: `state show` counts the first list it finds.
-        return { v: 2, accounts: kept, windows: opts.windows.map((w) => w.minutes), lines: packLines(lines) };
+        return { v: 2, accounts: kept, windows: opts.windows.map((w) => w.minutes), evidence: packLines(lines) };
       },
     };
   },

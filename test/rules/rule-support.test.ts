@@ -61,9 +61,13 @@ describe('rule-support: packLines', () => {
     const lines = Array.from({ length: 50 }, (_, i) => ({ source: '/var/log/mail.log', lineNo: i + 1, text: `Mar  4 00:00:${String(i).padStart(2, '0')} smtp2 postfix/smtpd[1]: héllo ${i} "quoted" \\ back` }));
     const packed = packLines(lines);
     assert.deepEqual(unpackLines(packed), lines);
-    assert.ok(packed.length < JSON.stringify(lines).length / 4, `${packed.length} chars`);
-    assert.deepEqual(unpackLines(''), []);
-    assert.equal(packLines([]), '');
-    for (const bad of ['!!!', 'AAAA', packed.slice(0, packed.length >> 1), Buffer.from('[1,2]').toString('base64')]) assert.deepEqual(unpackLines(bad), [], bad);
+    assert.deepEqual(packed.sources, ['/var/log/mail.log']);
+    assert.ok(packed.lines.length < JSON.stringify(lines).length / 4, `${packed.lines.length} chars`);
+    assert.deepEqual(packLines([]), { sources: [], lines: '' });
+    assert.deepEqual(unpackLines({ sources: [], lines: '' }), []);
+    assert.deepEqual(unpackLines({ sources: [], lines: packed.lines }), [], 'an input missing from the names');
+    for (const bad of ['!!!', 'AAAA', packed.lines.slice(0, packed.lines.length >> 1), Buffer.from('[1,2]').toString('base64')]) {
+      assert.deepEqual(unpackLines({ sources: packed.sources, lines: bad }), [], bad);
+    }
   });
 });

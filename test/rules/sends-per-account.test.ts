@@ -13,7 +13,7 @@ import type { Finding, Submission } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
-import { unpackLines } from '../../src/rules/rule-support.js';
+import { unpackLines, type PackedLines } from '../../src/rules/rule-support.js';
 
 const RULE = 'sends-per-account';
 const opts = (o: Record<string, unknown>): Record<string, unknown> => withRuleOptions(RULE, o);
@@ -309,10 +309,9 @@ describe(`${RULE}: state`, () => {
   it('keeps the lines in one packed block, and still reads a version 1 state (lines inline)', () => {
     const records = burst(65, T0, 51 * SECOND);
     const { state } = run(records);
-    const v2 = state as { lines: string; accounts: [string, number, number, number, number, number, number[], number[], number[], number[], number[], number[], number][] };
-    assert.equal(typeof v2.lines, 'string');
+    const v2 = state as { evidence: PackedLines; accounts: [string, number, number, number, number, number, number[], number[], number[], number[], number[], number[], number][] };
     assert.equal(JSON.stringify(state).includes(records[64]?.evidence[0]?.text ?? '?'), false);
-    const lines = unpackLines(v2.lines);
+    const lines = unpackLines(v2.evidence);
     assert.deepEqual(lines, records.slice(-10).flatMap((r) => r.evidence));
     const v1 = {
       v: 1, windows: [10, 60, 1440],
