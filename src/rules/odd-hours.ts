@@ -9,6 +9,7 @@ import { localParts, zoneOffset } from '../core/time.js';
 import type { Submission } from '../core/types.js';
 import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
 import { defineRule, type ResolvedOfficeHours } from './types.js';
+import { officeHoursOf } from './rule-support.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -92,7 +93,7 @@ export const oddHours = defineRule({
     return {
       onRecord(r, emit) {
         const s = r as Submission;
-        const oh = ctx.officeHoursOf(s.account);
+        const oh = officeHoursOf(ctx, s.account);
         if (withinOfficeHours(s.at, oh)) return;
         let st = stretches.get(s.account);
         if (!st || s.at - st.last > gapMs) {

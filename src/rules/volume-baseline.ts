@@ -43,6 +43,7 @@ import { zoneOffset } from '../core/time.js';
 import { SEVERITY_RANK, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
+import { officeHoursOf } from './rule-support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -253,7 +254,7 @@ export const volumeBaseline = defineRule({
       onRecord(record, emit) {
         const s = record as Submission;
         latestAt = Math.max(latestAt, s.at);
-        const tz = ctx.officeHoursOf(s.account).timezone;
+        const tz = officeHoursOf(ctx, s.account).timezone;
         const local = s.at + zoneOffset(tz, s.at);
         const hour = Math.floor(local / HOUR);
         const day = Math.floor(local / DAY);
