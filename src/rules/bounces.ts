@@ -52,8 +52,8 @@ const MAX_BOUNCED = 5_000;
 const BOUNCE: ReadonlySet<Delivery['status']> = new Set(['bounced', 'failed', 'expired']);
 
 interface AccountBounces {
-  /** Delivered results per minute `[minute, count]`, oldest first. */
-  sent: [number, number][];
+  /** Delivered results per minute as flat pairs `minute, count, minute, count...`, oldest first (no array per minute). */
+  sent: number[];
   /** Hashed bounced recipient -> epoch second of its latest bounce; re-inserted on update, so oldest first. */
   bounced: Map<number, number>;
   /** Latest delivery result or submission, epoch seconds. */
@@ -80,23 +80,23 @@ const SnapshotSchema = z.object({
 });
 
 /** Minute buckets as one dense run of counts (zeros for quiet minutes). */
-function packSent(sent: readonly (readonly [number, number])[]): number[] {
-  const first = sent[0]?.[0];
+function packSent(sent: readonly number[]): number[] {
+  const first = sent[0];
   if (first === undefined) return [];
   const counts: number[] = [];
-  for (const [m, c] of sent) {
-    const i = m - first;
+  for (let k = 0; k + 1 < sent.length; k += 2) {
+    const i = (sent[k] ?? 0) - first;
     while (counts.length <= i) counts.push(0);
-    counts[i] = (counts[i] ?? 0) + c;
+    counts[i] = (counts[i] ?? 0) + (sent[k + 1] ?? 0);
   }
   return [first, ...counts];
 }
 
-function unpackSent(packed: readonly number[]): [number, number][] {
+function unpackSent(packed: readonly number[]): number[] {
   const first = packed[0];
   if (first === undefined) return [];
-  const out: [number, number][] = [];
-  packed.slice(1).forEach((c, i) => { if (c > 0) out.push([first + i, c]); });
+  const out: number[] = [];
+  packed.slice(1).forEach((c, i) => { if (c > 0) out.push(first + i, c); });
   return out;
 }
 
@@ -105,8 +105,11 @@ function prune(a: AccountBounces, windowSec: number): void {
   const edge = a.now - windowSec;
   const edgeMin = Math.floor(edge / 60);
   let n = 0;
-  while (n < a.sent.length && (a.sent[n]?.[0] ?? 0) <= edgeMin) n++;
-  if (n > 0) a.sent.splice(0, n);
+  while (n < a.sent.length && (a.sent[n] ?? 0) <= edgeMin) n += 2;
+  if (n > 0) {
+    a.sent.copyWithin(0, n);
+    a.sent.length -= n;
+  }
   if (a.bounced.size === 0) return;
   // Insertion order is time order except for late records, which stay a little longer.
   for (const [h, t] of a.bounced) {
@@ -116,12 +119,11 @@ function prune(a: AccountBounces, windowSec: number): void {
 }
 
 function addSent(a: AccountBounces, minute: number): void {
-  let i = a.sent.length - 1;
-  while (i >= 0 && (a.sent[i]?.[0] ?? 0) > minute) i--;
-  const hit = i >= 0 ? a.sent[i] : undefined;
-  if (hit && hit[0] === minute) hit[1]++;
-  else if (i + 1 === a.sent.length) a.sent.push([minute, 1]);
-  else a.sent.splice(i + 1, 0, [minute, 1]);
+  let i = a.sent.length - 2;
+  while (i >= 0 && (a.sent[i] ?? 0) > minute) i -= 2;
+  if (i >= 0 && a.sent[i] === minute) a.sent[i + 1] = (a.sent[i + 1] ?? 0) + 1;
+  else if (i + 2 === a.sent.length) a.sent.push(minute, 1);
+  else a.sent.splice(i + 2, 0, minute, 1);
 }
 
 interface Counts { bounced: number; delivered: number; total: number; share: number }
@@ -129,7 +131,7 @@ interface Counts { bounced: number; delivered: number; total: number; share: num
 function countsOf(a: AccountBounces, windowSec: number): Counts {
   const from = Math.floor((a.now - windowSec) / 60);
   let delivered = 0;
-  for (const [m, c] of a.sent) if (m > from) delivered += c;
+  for (let k = 0; k + 1 < a.sent.length; k += 2) if ((a.sent[k] ?? 0) > from) delivered += a.sent[k + 1] ?? 0;
   const bounced = a.bounced.size;
   const total = delivered + bounced;
   return { bounced, delivered, total, share: total > 0 ? bounced / total : 0 };
