@@ -81,26 +81,9 @@ function parseAddress(ip: string): ClientAddress | undefined {
 /**
  * The engine hands one record to every rule in turn, and several of them look at its
  * client address: the last one parsed is kept, so a record's address is parsed once.
- * Busy clients come back record after record: parses are also kept by address (at
- * most CACHE_LIMIT, then the cache starts again), which spares the parse and the
- * allocations of one.
  */
 let lastText: string | undefined;
 let lastClient: ClientAddress | undefined;
-const CACHE_LIMIT = 20_000;
-const parsed = new Map<string, ClientAddress | null>();
-
-function cachedParse(ip: string): ClientAddress | undefined {
-  const hit = parsed.get(ip);
-  if (hit !== undefined) return hit ?? undefined;
-  // Parsed from a copy: the address as logged is a view into its whole log line, which
-  // the key, and the parse's own spelling of an IPv4 address, would keep alive.
-  const own = (' ' + ip).slice(1);
-  const c = parseAddress(own);
-  if (parsed.size >= CACHE_LIMIT) parsed.clear();
-  parsed.set(own, c ?? null);
-  return c;
-}
 
 /**
  * Parses a logged client address. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`,
@@ -111,7 +94,7 @@ function cachedParse(ip: string): ClientAddress | undefined {
 export function parseClient(ip: string | undefined): ClientAddress | undefined {
   if (ip === undefined) return undefined;
   if (ip !== lastText) {
-    lastClient = cachedParse(ip);
+    lastClient = parseAddress(ip);
     lastText = ip;
   }
   return lastClient;
