@@ -31,8 +31,8 @@ export interface ClientAddress {
   /** IPv4 dotted quad, or the IPv6 address as logged, in lower case: what canonicalAddress gives. */
   readonly canonical: string;
   readonly family: 4 | 6;
-  /** IPv4 octets, or IPv6 groups. */
-  readonly parts: readonly number[];
+  /** The IPv6 groups; undefined for IPv4 (made for every record, so no octets array: see ipv4Number). */
+  readonly groups: readonly number[] | undefined;
   /** What counts as one client: the IPv4 address, or the IPv6 /64 (see clientKey in rule-support). */
   readonly key: string;
 }
@@ -59,23 +59,23 @@ export function formatIpv6(groups: readonly number[]): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
-function ipv4Client(ip: string, n: number): ClientAddress {
-  return { ip, canonical: ip, family: 4, parts: [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255], key: ip };
+function ipv4Client(ip: string): ClientAddress {
+  return { ip, canonical: ip, family: 4, groups: undefined, key: ip };
 }
 
 function parseAddress(ip: string): ClientAddress | undefined {
   const n = ipv4Number(ip);
   // The unspecified address (Kerio webmail's `0.0.0.0`) names no client.
-  if (n >= 0) return n === 0 ? undefined : ipv4Client(ip, n);
+  if (n >= 0) return n === 0 ? undefined : ipv4Client(ip);
   const g = ipv6Groups(ip);
   if (!g || g.every((x) => x === 0)) return undefined;
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     const hi = g[6] ?? 0;
     const lo = g[7] ?? 0;
-    return ipv4Client(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, ((hi << 16) | lo) >>> 0);
+    return ipv4Client(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
   }
   const short = formatIpv6(g);
-  return { ip: short, canonical: ip.toLowerCase(), family: 6, parts: g, key: `${formatIpv6([g[0] ?? 0, g[1] ?? 0, g[2] ?? 0, g[3] ?? 0, 0, 0, 0, 0])}/64` };
+  return { ip: short, canonical: ip.toLowerCase(), family: 6, groups: g, key: `${formatIpv6([g[0] ?? 0, g[1] ?? 0, g[2] ?? 0, g[3] ?? 0, 0, 0, 0, 0])}/64` };
 }
 
 /**

@@ -7,6 +7,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
+import { ipv4Number } from '../core/net.js';
 import { formatIpv6, ipv6Groups, parseClient, type ClientAddress } from './client-address.js';
 import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
@@ -40,12 +41,13 @@ export function networkOf(c: ClientAddress, prefix: number): string {
   if (c.family === 4) {
     const keep = Math.max(0, Math.min(4, Math.floor(prefix / 8)));
     if (keep === 4) return c.ip;
-    const parts = c.parts.map((p, i) => (i < keep ? p : 0));
+    const n = ipv4Number(c.ip);
+    const parts = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((p, i) => (i < keep ? p : 0));
     return `${parts.join('.')}/${keep * 8}`;
   }
   const keep = Math.max(0, Math.min(8, Math.floor(prefix / 16)));
   if (keep === 8) return c.ip;
-  return `${formatIpv6(c.parts.map((x, i) => (i < keep ? x : 0)))}/${keep * 16}`;
+  return `${formatIpv6((c.groups ?? []).map((x, i) => (i < keep ? x : 0)))}/${keep * 16}`;
 }
 
 /**
