@@ -88,7 +88,7 @@ interface AddressState {
   /** Spraying reported in this episode. */
   told: boolean;
   /** Hashed account -> minute last tried. */
-  accts: Map<number, number>;
+  accts: Map<number, number> | undefined;
   recent: Evidence[];
 }
 
@@ -194,7 +194,7 @@ export const authFailures = defineRule({
 
     const distinctAccounts = (a: AddressState, end: number): number => {
       let n = 0;
-      for (const m of a.accts.values()) if (m > end - W) n++;
+      for (const m of a.accts?.values() ?? []) if (m > end - W) n++;
       return n;
     };
     /** Start of the address's failures still in the window. */
@@ -308,7 +308,7 @@ export const authFailures = defineRule({
     const countForAddress = (key: string, f: AuthFailure, exists: boolean, emit: Emit): void => {
       let a = addresses.get(key);
       if (a) addresses.delete(key);
-      else a = { b: [], now: f.at, told: false, accts: new Map(), recent: [] };
+      else a = { b: [], now: f.at, told: false, accts: undefined, recent: [] };
       addresses.set(key, a);
       capMap(addresses, MAX_ADDRESSES, (x) => x.told);
       if (!advance(a, f.at, W)) a.told = false;
@@ -319,13 +319,15 @@ export const authFailures = defineRule({
       bump(bucket, 3, named && !exists ? 1 : 0);
       if (f.account !== undefined) {
         const h = hash32(f.account);
+        // Made at the first failure that names an account: older Postfix names none, and most addresses fail unnamed or once.
+        a.accts ??= new Map();
         a.accts.delete(h);
         a.accts.set(h, minuteOf(f.at));
         capMap(a.accts, MAX_ACCOUNTS_PER_ADDRESS);
       }
       pushRecent(a.recent, f.evidence[0], EVIDENCE_KEPT);
       const end = minuteOf(a.now);
-      for (const [h, m] of a.accts) if (m <= end - W) a.accts.delete(h);
+      if (a.accts) for (const [h, m] of a.accts) if (m <= end - W) a.accts.delete(h);
       if (!isSpraying(a)) {
         const failures = sumWindow(a.b, end, W, 1);
         if (failures * 2 < opts.sprayingFailures) a.told = false;
@@ -397,7 +399,7 @@ export const authFailures = defineRule({
           if (latest - a.now > keep) continue;
           dropOld(a.b, end, W);
           const recent = addressLinesMatter(a, sumWindow(a.b, end, W, 1)) ? a.recent.map(evidenceForState) : [];
-          adr.push([k, { b: a.b, now: a.now, told: a.told, accts: [...a.accts].filter(([, m]) => m > end - W), recent }]);
+          adr.push([k, { b: a.b, now: a.now, told: a.told, accts: [...a.accts ?? []].filter(([, m]) => m > end - W), recent }]);
         }
         const suc: [string, unknown][] = [];
         for (const [k, m] of successes) {
