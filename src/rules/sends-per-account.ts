@@ -133,10 +133,16 @@ function resetCounts(c: AccountCounts): void {
 function compact(c: AccountCounts): void {
   const minHead = Math.min(...c.heads);
   if (minHead <= 0) return;
-  c.secs.splice(0, minHead);
-  c.msgs.splice(0, minHead);
-  c.rcpts.splice(0, minHead);
+  dropFront(c.secs, minHead);
+  dropFront(c.msgs, minHead);
+  dropFront(c.rcpts, minHead);
   c.heads = c.heads.map((h) => h - minHead);
+}
+
+/** Removes the first `n` elements in place (splice would make an array of them). */
+function dropFront(a: number[], n: number): void {
+  a.copyWithin(0, n);
+  a.length -= n;
 }
 
 /**
@@ -185,12 +191,7 @@ export function addMessage(c: AccountCounts, windows: readonly Window[], sec: nu
     if (h < minHead) minHead = h;
   }
   // Drop buckets no window needs any more, in batches so the arrays are not shifted per message.
-  if (minHead > 1024 && minHead * 2 > c.secs.length) {
-    c.secs.splice(0, minHead);
-    c.msgs.splice(0, minHead);
-    c.rcpts.splice(0, minHead);
-    c.heads = c.heads.map((h) => h - minHead);
-  }
+  if (minHead > 1024 && minHead * 2 > c.secs.length) compact(c);
 }
 
 /** A record before `c.now` but inside the longest window: into its own second, counted where it falls. */
