@@ -74,10 +74,11 @@ interface Stretch {
   level: number;
 }
 
-const SnapshotSchema = z.object({
-  v: z.literal(1),
-  stretches: z.array(z.tuple([z.string(), z.object({ last: z.number(), count: z.number(), level: z.number() })])),
-});
+/** Version 2: a stretch is `[account, last, count, level]` (version 1's objects, still read, spelled the names out for every account). */
+const SnapshotSchema = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(1), stretches: z.array(z.tuple([z.string(), z.object({ last: z.number(), count: z.number(), level: z.number() })])) }),
+  z.object({ v: z.literal(2), stretches: z.array(z.tuple([z.string(), z.number(), z.number(), z.number()])) }),
+]);
 
 export const oddHours = defineRule({
   name: 'odd-hours',
@@ -88,7 +89,11 @@ export const oddHours = defineRule({
     const stretches = new Map<string, Stretch>();
     const gapMs = opts.gapMinutes * 60_000;
     const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success) for (const [k, v] of restored.data.stretches) stretches.set(k, v);
+    if (restored.success) {
+      const saved = restored.data;
+      if (saved.v === 1) for (const [k, v] of saved.stretches) stretches.set(k, v);
+      else for (const [k, last, count, level] of saved.stretches) stretches.set(k, { last, count, level });
+    }
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -120,7 +125,9 @@ export const oddHours = defineRule({
       snapshot() {
         let latest = 0;
         for (const st of stretches.values()) if (st.last > latest) latest = st.last;
-        return { v: 1, stretches: [...stretches].filter(([, st]) => latest - st.last <= gapMs) };
+        const kept: [string, number, number, number][] = [];
+        for (const [k, st] of stretches) if (latest - st.last <= gapMs) kept.push([k, st.last, st.count, st.level]);
+        return { v: 2, stretches: kept };
       },
     };
   },

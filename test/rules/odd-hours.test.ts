@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { burst, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
+import { burst, MINUTE, ruleTester, runRule, submission, type ExpectedFinding } from '../helpers/records.js';
 import fc from 'fast-check';
 import { localParts } from '../../src/core/time.js';
 import { DAYS } from '../../src/config/schema.js';
@@ -208,5 +208,19 @@ describe(`${RULE}: withinOfficeHours`, () => {
     fc.assert(fc.property(fc.integer({ min: Date.parse('2000-01-01'), max: Date.parse('2040-01-01') }), hours, (t, o) => {
       assert.equal(withinOfficeHours(t, o), reference(t, o));
     }), { numRuns: 5000 });
+  });
+});
+
+describe(`${RULE}: state`, () => {
+  const SATURDAY = Date.parse('2026-03-07T10:00:00Z');
+  const ALICE = 'alice@example.edu';
+  const v2 = { v: 2, stretches: [[ALICE, SATURDAY, 19, 0]] };
+  const v1 = { v: 1, stretches: [[ALICE, { last: SATURDAY, count: 19, level: 0 }]] };
+
+  it('a stretch saved as a tuple (version 2) or as an object (version 1) goes on in the next run', () => {
+    const next = [submission({ at: SATURDAY + 10 * MINUTE })];
+    const fromV2 = runRule(RULE, {}, next, { saved: { [RULE]: v2 } });
+    assert.deepEqual(fromV2.map((f) => [f.severity, f.data.messages]), [['warning', 20]]);
+    assert.deepEqual(runRule(RULE, {}, next, { saved: { [RULE]: v1 } }), fromV2);
   });
 });
