@@ -70,14 +70,27 @@ interface AccountBounces {
  * `[first minute, count per minute from there...]`, `bounced` is flat
  * `[hash, seconds before now, ...]` in insertion order.
  */
-const SnapshotSchema = z.object({
-  v: z.literal(1),
-  window: z.number(),
-  accounts: z.array(z.tuple([z.string(), z.object({
-    sent: z.array(z.number()), bounced: z.array(z.number()),
-    now: z.number(), level: z.number(), client: z.string().optional(), recent: z.array(z.tuple([z.number(), EvidenceSchema])),
-  })])),
-});
+const SavedRecentSchema = z.array(z.tuple([z.number(), EvidenceSchema]));
+/**
+ * Version 2 writes an account as `[account, now, level, sent, bounced, recent, client or
+ * null]`: version 1's object (still read) spelled its six names out for every account.
+ */
+const SnapshotSchema = z.discriminatedUnion('v', [
+  z.object({
+    v: z.literal(1),
+    window: z.number(),
+    accounts: z.array(z.tuple([z.string(), z.object({
+      sent: z.array(z.number()), bounced: z.array(z.number()),
+      now: z.number(), level: z.number(), client: z.string().optional(), recent: SavedRecentSchema,
+    })])),
+  }),
+  z.object({
+    v: z.literal(2),
+    window: z.number(),
+    accounts: z.array(z.tuple([z.string(), z.number(), z.number(), z.array(z.number()), z.array(z.number()), SavedRecentSchema, z.string().nullable()])),
+  }),
+]);
+type SavedAccount = Extract<z.output<typeof SnapshotSchema>, { v: 2 }>['accounts'][number];
 
 /** Minute buckets as one dense run of counts (zeros for quiet minutes). */
 function packSent(sent: readonly number[]): number[] {
@@ -152,13 +165,12 @@ function calm(c: Counts, o: Opts): boolean {
 function restore(saved: unknown, opts: Opts, accounts: Map<string, AccountBounces>): void {
   const r = SnapshotSchema.safeParse(saved);
   if (!r.success || r.data.window !== opts.windowMinutes) return;
-  for (const [k, a] of r.data.accounts) {
+  const list: readonly SavedAccount[] = r.data.v === 2 ? r.data.accounts
+    : r.data.accounts.map(([k, a]) => [k, a.now, a.level, a.sent, a.bounced, a.recent, a.client ?? null]);
+  for (const [k, now, level, sent, flatBounced, recent, client] of list) {
     const bounced = new Map<number, number>();
-    for (let i = 0; i + 1 < a.bounced.length; i += 2) bounced.set(a.bounced[i] ?? 0, a.now - (a.bounced[i + 1] ?? 0));
-    accounts.set(k, {
-      sent: unpackSent(a.sent), bounced, now: a.now, level: a.level, recent: a.recent,
-      ...(a.client !== undefined ? { client: a.client } : {}),
-    });
+    for (let i = 0; i + 1 < flatBounced.length; i += 2) bounced.set(flatBounced[i] ?? 0, now - (flatBounced[i + 1] ?? 0));
+    accounts.set(k, { sent: unpackSent(sent), bounced, now, level, recent, ...(client !== null ? { client } : {}) });
   }
 }
 
@@ -250,7 +262,7 @@ export const bounces = defineRule({
       },
       snapshot() {
         const latest = latestOf([...accounts.values()].map((a) => a.now));
-        const out: [string, unknown][] = [];
+        const out: SavedAccount[] = [];
         for (const [k, a] of accounts) {
           if (a.now <= latest - windowSec) continue;
           prune(a, windowSec);
@@ -258,13 +270,10 @@ export const bounces = defineRule({
           // Lines are saved only where they could still be quoted: an account with a bounce or
           // two (every account's lot) needs so many more before any finding that those fill the quote.
           const quotable = a.level >= 0 || a.bounced.size + EVIDENCE_KEPT > fewestBounces;
-          const recent = quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]) => [h, evidenceForState(e)]) : [];
-          out.push([k, {
-            sent: packSent(a.sent), bounced: [...a.bounced].flatMap(([h, t]) => [h, a.now - t]), now: a.now, level: a.level,
-            ...(a.client !== undefined ? { client: a.client } : {}), recent,
-          }]);
+          const recent = quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]): [number, Evidence] => [h, evidenceForState(e)]) : [];
+          out.push([k, a.now, a.level, packSent(a.sent), [...a.bounced].flatMap(([h, t]) => [h, a.now - t]), recent, a.client ?? null]);
         }
-        return { v: 1, window: opts.windowMinutes, accounts: out };
+        return { v: 2, window: opts.windowMinutes, accounts: out };
       },
     };
   },
