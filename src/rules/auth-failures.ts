@@ -31,7 +31,7 @@ import { PatternSet } from '../core/glob.js';
 import { splitAddress } from '../core/address.js';
 import { defineRule, type Emit } from './types.js';
 import {
-  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, hash32, keepRecent, latestOf, parseClient, severityOfRank,
+  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, hash32, latestOf, parseClient, pushRecent, severityOfRank, trustedFor,
 } from './rule-support.js';
 
 const Options = z.strictObject({
@@ -88,11 +88,12 @@ interface AddressState {
   /** Spraying reported in this episode. */
   told: boolean;
   /** Hashed account -> minute last tried. */
-  accts: Map<number, number>;
+  accts: Map<number, number> | undefined;
   recent: Evidence[];
 }
 
-interface Success { at: number; told: boolean; evidence: Evidence[] }
+/** `line`: the success's first log line, quoted after the failures. */
+interface Success { at: number; told: boolean; line: Evidence | undefined }
 
 const TriesSchema = z.object({ n: z.number(), first: z.number(), last: z.number() });
 const SnapshotSchema = z.object({
@@ -113,15 +114,22 @@ const SnapshotSchema = z.object({
 // ---------------------------------------------------------------------------
 // Buckets
 
-function addToBuckets(b: Bucket[], minute: number, counts: readonly number[]): void {
+/** The bucket of `minute` with `counts` counts, put in its place (counts zero) when there is none yet. */
+function bucketAt(b: Bucket[], minute: number, counts: number): Bucket {
   let i = b.length - 1;
   while (i >= 0 && (b[i]?.[0] ?? 0) > minute) i--;
   const hit = i >= 0 ? b[i] : undefined;
-  if (hit && hit[0] === minute) {
-    counts.forEach((c, k) => { hit[k + 1] = (hit[k + 1] ?? 0) + c; });
-  } else {
-    b.splice(i + 1, 0, [minute, ...counts]);
-  }
+  if (hit && hit[0] === minute) return hit;
+  const fresh: Bucket = [minute];
+  for (let k = 0; k < counts; k++) fresh.push(0);
+  if (i + 1 === b.length) b.push(fresh);
+  else b.splice(i + 1, 0, fresh);
+  return fresh;
+}
+
+/** Adds `n` to count `k` of a bucket. */
+function bump(bucket: Bucket, k: number, n: number): void {
+  bucket[k] = (bucket[k] ?? 0) + n;
 }
 
 /** Sum of count `k` over buckets in the window of `minutes` ending at minute `end` (inclusive). */
@@ -183,11 +191,10 @@ export const authFailures = defineRule({
     const keepMs = Math.max(W * MINUTE_MS, successMs);
     const sprayRank = opts.spraying === 'warning' ? SEVERITY_RANK.warning : SEVERITY_RANK.info;
 
-    const trustedFor = (account: string, ip: string): boolean => ctx.trusted.contains(ip) || (ctx.trustedFor(account)?.contains(ip) ?? false);
 
     const distinctAccounts = (a: AddressState, end: number): number => {
       let n = 0;
-      for (const m of a.accts.values()) if (m > end - W) n++;
+      for (const m of a.accts?.values() ?? []) if (m > end - W) n++;
       return n;
     };
     /** Start of the address's failures still in the window. */
@@ -213,6 +220,7 @@ export const authFailures = defineRule({
       const failures = ownFailures?.n ?? 0;
       const spread = sprayed ? distinctAccounts(sprayed, minuteOf(sprayed.now)) : 0;
       const before = [...(accounts.get(account)?.recent ?? []), ...(sprayed?.recent ?? [])].slice(-3);
+      if (s.line) before.push(s.line);
       emit({
         rule: 'auth-failures', account, severity: 'critical', at: s.at,
         message: ownFailures
@@ -222,24 +230,28 @@ export const authFailures = defineRule({
           signal: 'success-after-failures', client: key, failures_from_client: failures,
           ...(sprayed ? { client_failures: sumWindow(sprayed.b, minuteOf(sprayed.now), W, 1), client_accounts: spread } : {}),
         },
-        evidence: [...before, ...s.evidence],
+        evidence: before,
       });
     };
 
     /**
-     * Whether an account's saved lines could still be quoted. A distributed run leaves
-     * thousands of accounts with one failure each; their lines are not worth the state,
-     * and dropping them changes nothing when so many new failures must come before any
-     * finding that those alone fill the quoted lines (the account finding quotes 5, a
-     * success after failures 3).
+     * Whether an account's lines could still be quoted. A distributed run leaves
+     * thousands of accounts with one failure each; their lines are not worth memory nor
+     * state, and dropping them changes nothing when so many new failures must come before
+     * any finding that those alone fill the quoted lines (the account finding quotes 5, a
+     * success after failures 3; a success from a spraying address quotes the address's
+     * lines, of which it has at least 3 when spraying takes 3 failures).
      */
     const accountLinesMatter = (a: AccountState, count: number): boolean => {
-      if (a.level >= 0 || count + EVIDENCE_KEPT > opts.warningFailures) return true;
+      if (a.level >= 0 || count + EVIDENCE_KEPT > opts.warningFailures || opts.sprayingFailures < 3) return true;
       if (opts.successAfterFailures === 0) return false;
       let most = 0;
       for (const t of a.ips.values()) most = Math.max(most, t.n);
       return most + 3 > opts.successAfterFailures;
     };
+
+    /** The same for an address: only a spraying finding, or a success from a spraying address, quotes its lines. */
+    const addressLinesMatter = (a: AddressState, failures: number): boolean => a.told || failures + EVIDENCE_KEPT > opts.sprayingFailures;
 
     const onFailure = (f: AuthFailure, emit: Emit): void => {
       const client = parseClient(f.clientIp);
@@ -256,8 +268,8 @@ export const authFailures = defineRule({
       accounts.set(account, a);
       capMap(accounts, MAX_ACCOUNTS, (x) => x.level >= 0);
       if (!advance(a, f.at, W)) a.level = -1;
-      addToBuckets(a.b, minuteOf(f.at), [1]);
-      keepRecent(a.recent, f.evidence.slice(0, 1), EVIDENCE_KEPT);
+      bump(bucketAt(a.b, minuteOf(f.at), 1), 1, 1);
+      pushRecent(a.recent, f.evidence[0], EVIDENCE_KEPT);
       if (key !== undefined) {
         let t = a.ips.get(key);
         if (!t || f.at - t.last > successMs || t.first - f.at > successMs) t = { n: 0, first: f.at, last: f.at };
@@ -271,8 +283,8 @@ export const authFailures = defineRule({
         if (s) checkSuccess(account, key, s, emit);
       }
       for (const [k, t] of a.ips) if (a.now - t.last > keepMs) a.ips.delete(k);
-      const clients = [...a.ips.values()].filter((t) => a.now - t.last < W * MINUTE_MS).length;
       const count = sumWindow(a.b, minuteOf(a.now), W);
+      if (!accountLinesMatter(a, count)) a.recent.length = 0;
       const rank = count >= opts.criticalFailures ? SEVERITY_RANK.critical : count >= opts.warningFailures ? SEVERITY_RANK.warning : -1;
       if (rank < 0) {
         // Below half the warning level the episode is over; in between, a steady trickle
@@ -283,6 +295,8 @@ export const authFailures = defineRule({
       if (rank <= a.level) return;
       a.level = rank;
       const threshold = rank === SEVERITY_RANK.critical ? opts.criticalFailures : opts.warningFailures;
+      let clients = 0;
+      for (const t of a.ips.values()) if (a.now - t.last < W * MINUTE_MS) clients++;
       emit({
         rule: 'auth-failures', account, severity: severityOfRank(rank), at: f.at,
         message: `${count} failed logins in ${describeMinutes(W)} from ${clients} ${clients === 1 ? 'address' : 'addresses'} (${severityOfRank(rank)} at ${threshold})`,
@@ -294,23 +308,30 @@ export const authFailures = defineRule({
     const countForAddress = (key: string, f: AuthFailure, exists: boolean, emit: Emit): void => {
       let a = addresses.get(key);
       if (a) addresses.delete(key);
-      else a = { b: [], now: f.at, told: false, accts: new Map(), recent: [] };
+      else a = { b: [], now: f.at, told: false, accts: undefined, recent: [] };
       addresses.set(key, a);
       capMap(addresses, MAX_ADDRESSES, (x) => x.told);
       if (!advance(a, f.at, W)) a.told = false;
       const named = f.account !== undefined;
-      addToBuckets(a.b, minuteOf(f.at), [1, named ? 0 : 1, named && !exists ? 1 : 0]);
+      const bucket = bucketAt(a.b, minuteOf(f.at), 3);
+      bump(bucket, 1, 1);
+      bump(bucket, 2, named ? 0 : 1);
+      bump(bucket, 3, named && !exists ? 1 : 0);
       if (f.account !== undefined) {
         const h = hash32(f.account);
+        // Made at the first failure that names an account: older Postfix names none, and most addresses fail unnamed or once.
+        a.accts ??= new Map();
         a.accts.delete(h);
         a.accts.set(h, minuteOf(f.at));
         capMap(a.accts, MAX_ACCOUNTS_PER_ADDRESS);
       }
-      keepRecent(a.recent, f.evidence.slice(0, 1), EVIDENCE_KEPT);
+      pushRecent(a.recent, f.evidence[0], EVIDENCE_KEPT);
       const end = minuteOf(a.now);
-      for (const [h, m] of a.accts) if (m <= end - W) a.accts.delete(h);
+      if (a.accts) for (const [h, m] of a.accts) if (m <= end - W) a.accts.delete(h);
       if (!isSpraying(a)) {
-        if (sumWindow(a.b, end, W, 1) * 2 < opts.sprayingFailures) a.told = false;
+        const failures = sumWindow(a.b, end, W, 1);
+        if (failures * 2 < opts.sprayingFailures) a.told = false;
+        if (!addressLinesMatter(a, failures)) a.recent.length = 0;
         return;
       }
       // A success recorded before these failures were read (another file) is checked now.
@@ -334,7 +355,7 @@ export const authFailures = defineRule({
 
     const onSuccess = (r: AuthSuccess | Submission, emit: Emit): void => {
       const client = parseClient(r.clientIp);
-      if (!client || trustedFor(r.account, client.ip)) return;
+      if (!client || trustedFor(ctx, r.account, client.ip)) return;
       const key = clientKey(client);
       let byAccount = successes.get(key);
       if (byAccount) successes.delete(key);
@@ -343,9 +364,9 @@ export const authFailures = defineRule({
       capMap(successes, MAX_ADDRESSES);
       let s = byAccount.get(r.account);
       if (s && r.at < s.at) return;
-      if (!s || r.at - s.at > successMs) s = { at: r.at, told: false, evidence: [] };
+      if (!s || r.at - s.at > successMs) s = { at: r.at, told: false, line: undefined };
       s.at = r.at;
-      s.evidence = r.evidence.slice(0, 1);
+      s.line = r.evidence[0];
       byAccount.delete(r.account);
       byAccount.set(r.account, s);
       capMap(byAccount, MAX_ACCOUNTS_PER_ADDRESS);
@@ -377,15 +398,15 @@ export const authFailures = defineRule({
         for (const [k, a] of addresses) {
           if (latest - a.now > keep) continue;
           dropOld(a.b, end, W);
-          const recent = a.told || sumWindow(a.b, end, W, 1) + EVIDENCE_KEPT > opts.sprayingFailures ? a.recent.map(evidenceForState) : [];
-          adr.push([k, { b: a.b, now: a.now, told: a.told, accts: [...a.accts].filter(([, m]) => m > end - W), recent }]);
+          const recent = addressLinesMatter(a, sumWindow(a.b, end, W, 1)) ? a.recent.map(evidenceForState) : [];
+          adr.push([k, { b: a.b, now: a.now, told: a.told, accts: [...a.accts ?? []].filter(([, m]) => m > end - W), recent }]);
         }
         const suc: [string, unknown][] = [];
         for (const [k, m] of successes) {
           // The line is kept even where nothing failed yet: failures read in a later run (another
           // file, written late) must quote the success as one long run would.
           const list = [...m].filter(([, s]) => latest - s.at <= keep)
-            .map(([acct, s]) => [acct, s.at, s.told ? 1 : 0, s.evidence.map(evidenceForState)]);
+            .map(([acct, s]) => [acct, s.at, s.told ? 1 : 0, s.line ? [evidenceForState(s.line)] : []]);
           if (list.length > 0) suc.push([k, list]);
         }
         return { v: 1, window: W, accounts: acc, addresses: adr, successes: suc };
@@ -400,5 +421,5 @@ function restore(saved: unknown, opts: Opts, accounts: Map<string, AccountState>
   if (!r.success || r.data.window !== opts.windowMinutes) return;
   for (const [k, a] of r.data.accounts) accounts.set(k, { ...a, ips: new Map(a.ips) });
   for (const [k, a] of r.data.addresses) addresses.set(k, { ...a, accts: new Map(a.accts) });
-  for (const [k, list] of r.data.successes) successes.set(k, new Map(list.map(([acct, at, told, evidence]) => [acct, { at, told: told === 1, evidence }])));
+  for (const [k, list] of r.data.successes) successes.set(k, new Map(list.map(([acct, at, told, evidence]) => [acct, { at, told: told === 1, line: evidence[0] }])));
 }

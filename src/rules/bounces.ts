@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule, type Emit } from './types.js';
-import { capMap, describeMinutes, evidenceForState, EvidenceSchema, hash32, keepRecent, latestOf, percent, severityOfRank } from './rule-support.js';
+import { capMap, describeMinutes, evidenceForState, EvidenceSchema, hash32Lower, latestOf, percent, pushRecent, severityOfRank } from './rule-support.js';
 
 const Share = z.number().positive().max(1);
 
@@ -52,8 +52,8 @@ const MAX_BOUNCED = 5_000;
 const BOUNCE: ReadonlySet<Delivery['status']> = new Set(['bounced', 'failed', 'expired']);
 
 interface AccountBounces {
-  /** Delivered results per minute `[minute, count]`, oldest first. */
-  sent: [number, number][];
+  /** Delivered results per minute as flat pairs `minute, count, minute, count...`, oldest first (no array per minute). */
+  sent: number[];
   /** Hashed bounced recipient -> epoch second of its latest bounce; re-inserted on update, so oldest first. */
   bounced: Map<number, number>;
   /** Latest delivery result or submission, epoch seconds. */
@@ -70,33 +70,46 @@ interface AccountBounces {
  * `[first minute, count per minute from there...]`, `bounced` is flat
  * `[hash, seconds before now, ...]` in insertion order.
  */
-const SnapshotSchema = z.object({
-  v: z.literal(1),
-  window: z.number(),
-  accounts: z.array(z.tuple([z.string(), z.object({
-    sent: z.array(z.number()), bounced: z.array(z.number()),
-    now: z.number(), level: z.number(), client: z.string().optional(), recent: z.array(z.tuple([z.number(), EvidenceSchema])),
-  })])),
-});
+const SavedRecentSchema = z.array(z.tuple([z.number(), EvidenceSchema]));
+/**
+ * Version 2 writes an account as `[account, now, level, sent, bounced, recent, client or
+ * null]`: version 1's object (still read) spelled its six names out for every account.
+ */
+const SnapshotSchema = z.discriminatedUnion('v', [
+  z.object({
+    v: z.literal(1),
+    window: z.number(),
+    accounts: z.array(z.tuple([z.string(), z.object({
+      sent: z.array(z.number()), bounced: z.array(z.number()),
+      now: z.number(), level: z.number(), client: z.string().optional(), recent: SavedRecentSchema,
+    })])),
+  }),
+  z.object({
+    v: z.literal(2),
+    window: z.number(),
+    accounts: z.array(z.tuple([z.string(), z.number(), z.number(), z.array(z.number()), z.array(z.number()), SavedRecentSchema, z.string().nullable()])),
+  }),
+]);
+type SavedAccount = Extract<z.output<typeof SnapshotSchema>, { v: 2 }>['accounts'][number];
 
 /** Minute buckets as one dense run of counts (zeros for quiet minutes). */
-function packSent(sent: readonly (readonly [number, number])[]): number[] {
-  const first = sent[0]?.[0];
+function packSent(sent: readonly number[]): number[] {
+  const first = sent[0];
   if (first === undefined) return [];
   const counts: number[] = [];
-  for (const [m, c] of sent) {
-    const i = m - first;
+  for (let k = 0; k + 1 < sent.length; k += 2) {
+    const i = (sent[k] ?? 0) - first;
     while (counts.length <= i) counts.push(0);
-    counts[i] = (counts[i] ?? 0) + c;
+    counts[i] = (counts[i] ?? 0) + (sent[k + 1] ?? 0);
   }
   return [first, ...counts];
 }
 
-function unpackSent(packed: readonly number[]): [number, number][] {
+function unpackSent(packed: readonly number[]): number[] {
   const first = packed[0];
   if (first === undefined) return [];
-  const out: [number, number][] = [];
-  packed.slice(1).forEach((c, i) => { if (c > 0) out.push([first + i, c]); });
+  const out: number[] = [];
+  packed.slice(1).forEach((c, i) => { if (c > 0) out.push(first + i, c); });
   return out;
 }
 
@@ -105,8 +118,12 @@ function prune(a: AccountBounces, windowSec: number): void {
   const edge = a.now - windowSec;
   const edgeMin = Math.floor(edge / 60);
   let n = 0;
-  while (n < a.sent.length && (a.sent[n]?.[0] ?? 0) <= edgeMin) n++;
-  if (n > 0) a.sent.splice(0, n);
+  while (n < a.sent.length && (a.sent[n] ?? 0) <= edgeMin) n += 2;
+  if (n > 0) {
+    a.sent.copyWithin(0, n);
+    a.sent.length -= n;
+  }
+  if (a.bounced.size === 0) return;
   // Insertion order is time order except for late records, which stay a little longer.
   for (const [h, t] of a.bounced) {
     if (t > edge) break;
@@ -115,11 +132,11 @@ function prune(a: AccountBounces, windowSec: number): void {
 }
 
 function addSent(a: AccountBounces, minute: number): void {
-  let i = a.sent.length - 1;
-  while (i >= 0 && (a.sent[i]?.[0] ?? 0) > minute) i--;
-  const hit = i >= 0 ? a.sent[i] : undefined;
-  if (hit && hit[0] === minute) hit[1]++;
-  else a.sent.splice(i + 1, 0, [minute, 1]);
+  let i = a.sent.length - 2;
+  while (i >= 0 && (a.sent[i] ?? 0) > minute) i -= 2;
+  if (i >= 0 && a.sent[i] === minute) a.sent[i + 1] = (a.sent[i + 1] ?? 0) + 1;
+  else if (i + 2 === a.sent.length) a.sent.push(minute, 1);
+  else a.sent.splice(i + 2, 0, minute, 1);
 }
 
 interface Counts { bounced: number; delivered: number; total: number; share: number }
@@ -127,7 +144,7 @@ interface Counts { bounced: number; delivered: number; total: number; share: num
 function countsOf(a: AccountBounces, windowSec: number): Counts {
   const from = Math.floor((a.now - windowSec) / 60);
   let delivered = 0;
-  for (const [m, c] of a.sent) if (m > from) delivered += c;
+  for (let k = 0; k + 1 < a.sent.length; k += 2) if ((a.sent[k] ?? 0) > from) delivered += a.sent[k + 1] ?? 0;
   const bounced = a.bounced.size;
   const total = delivered + bounced;
   return { bounced, delivered, total, share: total > 0 ? bounced / total : 0 };
@@ -148,13 +165,12 @@ function calm(c: Counts, o: Opts): boolean {
 function restore(saved: unknown, opts: Opts, accounts: Map<string, AccountBounces>): void {
   const r = SnapshotSchema.safeParse(saved);
   if (!r.success || r.data.window !== opts.windowMinutes) return;
-  for (const [k, a] of r.data.accounts) {
+  const list: readonly SavedAccount[] = r.data.v === 2 ? r.data.accounts
+    : r.data.accounts.map(([k, a]) => [k, a.now, a.level, a.sent, a.bounced, a.recent, a.client ?? null]);
+  for (const [k, now, level, sent, flatBounced, recent, client] of list) {
     const bounced = new Map<number, number>();
-    for (let i = 0; i + 1 < a.bounced.length; i += 2) bounced.set(a.bounced[i] ?? 0, a.now - (a.bounced[i + 1] ?? 0));
-    accounts.set(k, {
-      sent: unpackSent(a.sent), bounced, now: a.now, level: a.level, recent: a.recent,
-      ...(a.client !== undefined ? { client: a.client } : {}),
-    });
+    for (let i = 0; i + 1 < flatBounced.length; i += 2) bounced.set(flatBounced[i] ?? 0, now - (flatBounced[i + 1] ?? 0));
+    accounts.set(k, { sent: unpackSent(sent), bounced, now, level, recent, ...(client !== null ? { client } : {}) });
   }
 }
 
@@ -198,15 +214,21 @@ export const bounces = defineRule({
       if (!bounce) {
         addSent(a, Math.floor(sec / 60));
       } else {
-        const h = hash32(d.recipient.toLowerCase());
+        const h = hash32Lower(d.recipient);
         const t = a.bounced.get(h);
         if (t !== undefined && t >= sec) return;
         a.bounced.delete(h);
         a.bounced.set(h, sec);
         capMap(a.bounced, MAX_BOUNCED);
-        keepRecent(a.recent, d.evidence.slice(0, 1).map((e): [number, Evidence] => [h, e]), EVIDENCE_KEPT);
+        const line = d.evidence[0];
+        pushRecent(a.recent, line && [h, line], EVIDENCE_KEPT);
         // A repeated report of the same address adds nothing.
         if (t !== undefined) return;
+      }
+      // Without a bounce in the window no level is reached, and the episode is over (rankOf, calm).
+      if (a.bounced.size === 0) {
+        a.level = -1;
+        return;
       }
       const c = countsOf(a, windowSec);
       const { rank, by } = rankOf(c, opts);
@@ -214,8 +236,9 @@ export const bounces = defineRule({
         if (calm(c, opts)) a.level = -1;
         return;
       }
+      // Only lines of bounces still in the window are quoted, and a finding needs one.
+      if (rank <= a.level || !a.recent.some(([h]) => a.bounced.has(h))) return;
       const evidence = a.recent.filter(([h]) => a.bounced.has(h)).map(([, e]) => e);
-      if (rank <= a.level || evidence.length === 0) return;
       a.level = rank;
       const critical = rank === SEVERITY_RANK.critical;
       const why = by === 'count'
@@ -239,7 +262,7 @@ export const bounces = defineRule({
       },
       snapshot() {
         const latest = latestOf([...accounts.values()].map((a) => a.now));
-        const out: [string, unknown][] = [];
+        const out: SavedAccount[] = [];
         for (const [k, a] of accounts) {
           if (a.now <= latest - windowSec) continue;
           prune(a, windowSec);
@@ -247,13 +270,10 @@ export const bounces = defineRule({
           // Lines are saved only where they could still be quoted: an account with a bounce or
           // two (every account's lot) needs so many more before any finding that those fill the quote.
           const quotable = a.level >= 0 || a.bounced.size + EVIDENCE_KEPT > fewestBounces;
-          const recent = quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]) => [h, evidenceForState(e)]) : [];
-          out.push([k, {
-            sent: packSent(a.sent), bounced: [...a.bounced].flatMap(([h, t]) => [h, a.now - t]), now: a.now, level: a.level,
-            ...(a.client !== undefined ? { client: a.client } : {}), recent,
-          }]);
+          const recent = quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]): [number, Evidence] => [h, evidenceForState(e)]) : [];
+          out.push([k, a.now, a.level, packSent(a.sent), [...a.bounced].flatMap(([h, t]) => [h, a.now - t]), recent, a.client ?? null]);
         }
-        return { v: 1, window: opts.windowMinutes, accounts: out };
+        return { v: 2, window: opts.windowMinutes, accounts: out };
       },
     };
   },

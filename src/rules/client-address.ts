@@ -3,8 +3,7 @@
  * IPv4 client logged as `::ffff:1.2.3.4` by a dual-stack listener is the same client),
  * the network it belongs to, and whether it can have a place in the world at all.
  */
-import { isIP } from 'node:net';
-import { NetMatcher } from '../core/net.js';
+import { ipv4Number, ipv6Groups, NetMatcher } from '../core/net.js';
 
 /**
  * Special-purpose ranges (IANA IPv4/IPv6 special-purpose registries) that locate
@@ -23,36 +22,82 @@ export const SPECIAL_USE_NETWORKS: readonly string[] = [
 
 const specialUse = new NetMatcher(SPECIAL_USE_NETWORKS);
 
-/** The IPv4 ranges as [base, mask] pairs: checked by arithmetic, which is far cheaper than a BlockList per new address. */
-const SPECIAL_V4: readonly (readonly [number, number])[] = SPECIAL_USE_NETWORKS.filter((n) => n.includes('.')).map((n) => {
-  const [addr = '', len = '32'] = n.split('/');
-  const mask = Number(len) === 0 ? 0 : (~0 << (32 - Number(len))) >>> 0;
-  return [(ipv4Number(addr) & mask) >>> 0, mask] as const;
-});
+export { ipv6Groups };
 
-function ipv4Number(ip: string): number {
-  let n = 0;
-  for (const part of ip.split('.')) n = n * 256 + Number(part);
-  return n;
+/** A client address in one spelling, or undefined when there is none to count. */
+export interface ClientAddress {
+  /** IPv4 dotted quad, or the IPv6 address in lower-case groups, short form (formatIpv6). */
+  readonly ip: string;
+  /** IPv4 dotted quad, or the IPv6 address as logged, in lower case: what canonicalAddress gives. */
+  readonly canonical: string;
+  readonly family: 4 | 6;
+  /** The IPv6 groups; undefined for IPv4 (made for every record, so no octets array: see ipv4Number). */
+  readonly groups: readonly number[] | undefined;
+  /** What counts as one client: the IPv4 address, or the IPv6 /64 (see clientKey in rule-support). */
+  readonly key: string;
 }
 
-/** The eight 16-bit groups of an IPv6 address (with `::` and a dotted tail), or undefined. */
-export function ipv6Groups(ip: string): number[] | undefined {
-  if (isIP(ip) !== 6) return undefined;
-  let text = ip;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    // A dotted IPv4 tail is two groups: rewrite it as such and parse one shape only.
-    const [a = 0, b = 0, c = 0, d = 0] = text.slice(lastColon + 1).split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+/** IPv6 groups in the usual short form (RFC 5952): the longest run of two or more zero groups as `::`. */
+export function formatIpv6(groups: readonly number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < groups.length;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
   }
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((h) => parseInt(h, 16)));
-  const halves = text.split('::');
-  const left = parse(halves[0] ?? '');
-  if (halves.length === 1) return left.length === 8 ? left : undefined;
-  const right = parse(halves[1] ?? '');
-  const fill = 8 - left.length - right.length;
-  return fill >= 1 ? [...left, ...new Array<number>(fill).fill(0), ...right] : undefined;
+  const hex = groups.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+function ipv4Client(ip: string): ClientAddress {
+  return { ip, canonical: ip, family: 4, groups: undefined, key: ip };
+}
+
+function parseAddress(ip: string): ClientAddress | undefined {
+  const n = ipv4Number(ip);
+  // The unspecified address (Kerio webmail's `0.0.0.0`) names no client.
+  if (n >= 0) return n === 0 ? undefined : ipv4Client(ip);
+  const g = ipv6Groups(ip);
+  if (!g || g.every((x) => x === 0)) return undefined;
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    const hi = g[6] ?? 0;
+    const lo = g[7] ?? 0;
+    return ipv4Client(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+  }
+  const short = formatIpv6(g);
+  return { ip: short, canonical: ip.toLowerCase(), family: 6, groups: g, key: `${formatIpv6([g[0] ?? 0, g[1] ?? 0, g[2] ?? 0, g[3] ?? 0, 0, 0, 0, 0])}/64` };
+}
+
+/**
+ * The engine hands one record to every rule in turn, and several of them look at its
+ * client address: the last one parsed is kept, so a record's address is parsed once.
+ */
+let lastText: string | undefined;
+let lastClient: ClientAddress | undefined;
+
+/**
+ * Parses a logged client address. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`,
+ * from a dual-stack listener) is the IPv4 client it maps. Missing, unparsable and
+ * unspecified addresses (Kerio webmail's `0.0.0.0`, `::`) give undefined: they name
+ * no client and must not count as one. The result is shared: never change it.
+ */
+export function parseClient(ip: string | undefined): ClientAddress | undefined {
+  if (ip === undefined) return undefined;
+  if (ip !== lastText) {
+    lastClient = parseAddress(ip);
+    lastText = ip;
+  }
+  return lastClient;
 }
 
 /**
@@ -61,31 +106,28 @@ export function ipv6Groups(ip: string): number[] | undefined {
  * address, a non-address, and the unspecified addresses (Kerio webmail's `0.0.0.0`).
  */
 export function canonicalAddress(ip: string | undefined): string | undefined {
-  if (ip === undefined) return undefined;
-  const v = isIP(ip);
-  if (v === 4) return ip === '0.0.0.0' ? undefined : ip;
-  if (v !== 6) return undefined;
-  const g = ipv6Groups(ip);
-  if (!g) return undefined;
-  if (g.every((x) => x === 0)) return undefined;
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    const hi = g[6] ?? 0;
-    const lo = g[7] ?? 0;
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return ip.toLowerCase();
+  return parseClient(ip)?.canonical;
 }
+
+let lastNetworkOf: string | undefined;
+let lastNetwork = '';
 
 /** The /24 (IPv4) or /48 (IPv6) a canonical address belongs to: one site, one ISP pool. */
 export function networkOf(ip: string): string {
-  if (isIP(ip) === 4) return `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`;
-  const g = ipv6Groups(ip) ?? [];
-  return `${g.slice(0, 3).map((x) => x.toString(16)).join(':')}::/48`;
+  if (ip === lastNetworkOf) return lastNetwork;
+  let net: string;
+  if (ipv4Number(ip) >= 0) {
+    net = `${ip.slice(0, ip.lastIndexOf('.'))}.0/24`;
+  } else {
+    const g = ipv6Groups(ip) ?? [];
+    net = `${g.slice(0, 3).map((x) => x.toString(16)).join(':')}::/48`;
+  }
+  lastNetworkOf = ip;
+  lastNetwork = net;
+  return net;
 }
 
 /** True when the address lies in a range that has no place in the world (see SPECIAL_USE_NETWORKS). */
 export function isSpecialUse(ip: string): boolean {
-  if (isIP(ip) !== 4) return specialUse.contains(ip);
-  const n = ipv4Number(ip);
-  return SPECIAL_V4.some(([base, mask]) => ((n & mask) >>> 0) === base);
+  return specialUse.contains(ip);
 }

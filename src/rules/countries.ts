@@ -75,6 +75,13 @@ type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
 
 const travelRank = (countries: number, critical: number): number => (countries >= critical ? 2 : countries >= 2 ? 1 : -1);
 
+/** How many countries countriesNear lists, without listing them. */
+function countNear(recent: ReadonlyMap<string, number>, at: number, windowMs: number): number {
+  let n = 0;
+  for (const t of recent.values()) if (Math.abs(t - at) <= windowMs) n++;
+  return n;
+}
+
 /** Countries used within `windowMs` of `at` (either side: records may come slightly out of order), oldest first. */
 function countriesNear(recent: ReadonlyMap<string, number>, at: number, windowMs: number): string[] {
   return [...recent].filter(([, t]) => Math.abs(t - at) <= windowMs).sort((a, b) => a[1] - b[1]).map(([cc]) => cc);
@@ -146,19 +153,21 @@ export const countries = defineRule({
         const usual = siteUsual(cc);
         learn(p, cc, day);
 
-        const newest = Math.max(r.at, ...p.recent.values());
+        let newest = r.at;
+        for (const t of p.recent.values()) if (t > newest) newest = t;
         p.recent.set(cc, Math.max(p.recent.get(cc) ?? r.at, r.at));
         for (const [c, t] of p.recent) if (t < newest - windowMs) p.recent.delete(c);
-        const near = countriesNear(p.recent, r.at, windowMs);
+        const nearCount = countNear(p.recent, r.at, windowMs);
         // Only the newest record may end an episode: a late one from a quiet moment must not.
-        if (near.length <= 1 && r.at >= newest) p.level = -1;
-        const rankNow = travelRank(near.length, opts.criticalCountries);
+        if (nearCount <= 1 && r.at >= newest) p.level = -1;
+        const rankNow = travelRank(nearCount, opts.criticalCountries);
         const travel = rankNow > p.level ? rankNow : -1;
         if (travel >= 0) p.level = travel;
         const fresh = isNew ? (usual ? 0 : 1) : -1;
         const rank = Math.max(travel, fresh);
         if (rank < 0) return;
 
+        const near = countriesNear(p.recent, r.at, windowMs);
         const verb = r.kind === 'submission' ? 'sent' : 'logged in';
         const parts: string[] = [];
         if (fresh >= 0) {

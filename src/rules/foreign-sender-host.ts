@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
+import { trustedFor } from './rule-support.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -48,7 +49,7 @@ export const foreignSenderHost = defineRule({
         if (r.kind !== 'submission' && r.kind !== 'auth-success') return;
         const ip = r.clientIp;
         if (ip === undefined || ip === '0.0.0.0' || ip === '::') return;
-        if (ctx.trusted.contains(ip) || ctx.trustedFor(r.account)?.contains(ip)) return;
+        if (trustedFor(ctx, r.account, ip)) return;
         let s = seen.get(r.account);
         if (!s) {
           s = { hosts: new Map(), level: -1 };

@@ -20,7 +20,7 @@ import { SEVERITY_RANK, type Evidence } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
 import {
-  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, keepRecent, latestOf, networkOf, parseClient, severityOfRank,
+  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, keepRecent, latestOf, networkOf, parseClient, severityOfRank, trustedFor,
   type ClientAddress,
 } from './rule-support.js';
 
@@ -140,7 +140,7 @@ export const manySenderHosts = defineRule({
         if (r.kind !== 'submission' && !(r.kind === 'auth-success' && opts.includeLogins)) return;
         if (r.kind !== 'submission' && r.kind !== 'auth-success') return;
         const c = parseClient(r.clientIp);
-        if (!c || ctx.trusted.contains(c.ip) || ctx.trustedFor(r.account)?.contains(c.ip)) return;
+        if (!c || trustedFor(ctx, r.account, c.ip)) return;
         const sec = Math.floor(r.at / 1000);
         let a = accounts.get(r.account);
         if (!a) {

@@ -18,6 +18,7 @@ import type { AuthSuccess, Submission } from '../core/types.js';
 import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { canonicalAddress, networkOf } from './client-address.js';
 import { defineRule } from './types.js';
+import { trustedFor } from './rule-support.js';
 
 const DAY = 86_400_000;
 
@@ -89,7 +90,7 @@ export const newSenderHost = defineRule({
         p.since = Math.min(p.since, day);
         p.last = Math.max(p.last, day);
         const ip = canonicalAddress(r.clientIp);
-        if (ip === undefined || ctx.trusted.contains(ip) || ctx.trustedFor(r.account)?.contains(ip)) return;
+        if (ip === undefined || trustedFor(ctx, r.account, ip)) return;
 
         const network = networkOf(ip);
         const lastUsed = p.nets.get(network);

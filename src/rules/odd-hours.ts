@@ -5,10 +5,11 @@
  * `warningMessages` and `criticalMessages`.
  */
 import { z } from 'zod';
-import { localParts } from '../core/time.js';
+import { localParts, zoneOffset } from '../core/time.js';
 import type { Submission } from '../core/types.js';
 import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
 import { defineRule, type ResolvedOfficeHours } from './types.js';
+import { officeHoursOf } from './rule-support.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -24,21 +25,43 @@ const Options = z.strictObject({
 
 const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+const MINUTE_MS = 60_000;
+const DAY_MINUTES = 1440;
+
+/** Office hours as numbers: minutes of the day, and bit `weekday` (0 Sunday) set for each day. */
+interface Hours { start: number; end: number; days: number }
+
+/** Read once per office-hours object (the context hands out one per account or group, mostly the global one). */
+const compiled = new WeakMap<ResolvedOfficeHours, Hours>();
+
+function hoursOf(oh: ResolvedOfficeHours): Hours {
+  let h = compiled.get(oh);
+  if (!h) {
+    let days = 0;
+    DAYS.forEach((d, i) => { if (oh.days.includes(d)) days |= 1 << i; });
+    h = { start: minutesOf(oh.start), end: minutesOf(oh.end), days };
+    compiled.set(oh, h);
+  }
+  return h;
+}
+
 /**
  * True when `at` falls inside the office hours. An end before the start means a night
  * shift, and `days` are the days a shift starts: `mon`-`fri` 22:00-06:00 covers Friday
  * night into Saturday 06:00, but not Sunday night into Monday.
  */
 export function withinOfficeHours(at: number, oh: ResolvedOfficeHours): boolean {
-  const p = localParts(at, oh.timezone);
-  const m = p.hour * 60 + p.minute;
-  const start = minutesOf(oh.start);
-  const end = minutesOf(oh.end);
-  const onDay = (weekday: number): boolean => oh.days.includes(DAYS[weekday] ?? 'sun');
-  if (start <= end) return m >= start && m < end && onDay(p.weekday);
-  if (m >= start) return onDay(p.weekday);
+  const { start, end, days } = hoursOf(oh);
+  // Local minutes since the epoch; 1 January 1970 was a Thursday (weekday 4).
+  const local = Math.floor((at + zoneOffset(oh.timezone, at)) / MINUTE_MS);
+  const day = Math.floor(local / DAY_MINUTES);
+  const m = local - day * DAY_MINUTES;
+  const weekday = (((day + 4) % 7) + 7) % 7;
+  const onDay = (wd: number): boolean => (days & (1 << wd)) !== 0;
+  if (start <= end) return m >= start && m < end && onDay(weekday);
+  if (m >= start) return onDay(weekday);
   // After midnight: the shift began the day before.
-  return m < end && onDay((p.weekday + 6) % 7);
+  return m < end && onDay((weekday + 6) % 7);
 }
 
 function describe(oh: ResolvedOfficeHours): string {
@@ -51,10 +74,11 @@ interface Stretch {
   level: number;
 }
 
-const SnapshotSchema = z.object({
-  v: z.literal(1),
-  stretches: z.array(z.tuple([z.string(), z.object({ last: z.number(), count: z.number(), level: z.number() })])),
-});
+/** Version 2: a stretch is `[account, last, count, level]` (version 1's objects, still read, spelled the names out for every account). */
+const SnapshotSchema = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(1), stretches: z.array(z.tuple([z.string(), z.object({ last: z.number(), count: z.number(), level: z.number() })])) }),
+  z.object({ v: z.literal(2), stretches: z.array(z.tuple([z.string(), z.number(), z.number(), z.number()])) }),
+]);
 
 export const oddHours = defineRule({
   name: 'odd-hours',
@@ -65,12 +89,16 @@ export const oddHours = defineRule({
     const stretches = new Map<string, Stretch>();
     const gapMs = opts.gapMinutes * 60_000;
     const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success) for (const [k, v] of restored.data.stretches) stretches.set(k, v);
+    if (restored.success) {
+      const saved = restored.data;
+      if (saved.v === 1) for (const [k, v] of saved.stretches) stretches.set(k, v);
+      else for (const [k, last, count, level] of saved.stretches) stretches.set(k, { last, count, level });
+    }
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
         const s = r as Submission;
-        const oh = ctx.officeHoursOf(s.account);
+        const oh = officeHoursOf(ctx, s.account);
         if (withinOfficeHours(s.at, oh)) return;
         let st = stretches.get(s.account);
         if (!st || s.at - st.last > gapMs) {
@@ -97,7 +125,9 @@ export const oddHours = defineRule({
       snapshot() {
         let latest = 0;
         for (const st of stretches.values()) if (st.last > latest) latest = st.last;
-        return { v: 1, stretches: [...stretches].filter(([, st]) => latest - st.last <= gapMs) };
+        const kept: [string, number, number, number][] = [];
+        for (const [k, st] of stretches) if (latest - st.last <= gapMs) kept.push([k, st.last, st.count, st.level]);
+        return { v: 2, stretches: kept };
       },
     };
   },

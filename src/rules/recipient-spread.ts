@@ -26,7 +26,9 @@ import { SEVERITY_RANK, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { splitAddress } from '../core/address.js';
 import { defineRule, type Emit } from './types.js';
-import { capMap, describeMinutes, fold16, hash32, latestOf, packSet16, percent, severityOfRank, unpackSet16 } from './rule-support.js';
+import {
+  capMap, describeMinutes, fold16, hash32, latestOf, packSet16, percent, severityOfRank, unpackSet16,
+} from './rule-support.js';
 
 const Share = z.number().positive().max(1);
 
@@ -78,20 +80,68 @@ const SUBJECT_CHARS = 100;
  */
 interface History {
   cur: Set<number>;
-  prev: Set<number>;
+  /** Never added to: a generation only becomes the previous one whole. */
+  prev: ReadonlySet<number>;
 }
 
 /** Window entry: `second * 4 + (new ? 1 : 0) + (sent at warning or above ? 2 : 0)`. */
 type Code = number;
+
+/**
+ * Hashed recipient (or domain) -> Code, re-inserted on update, so oldest first. `front`
+ * is the second of the first entry (Infinity when empty): a window that nothing leaves
+ * is not iterated, and most messages leave nothing.
+ */
+interface Window {
+  readonly codes: Map<number, Code>;
+  front: number;
+}
+
+function windowOf(codes: Map<number, Code>): Window {
+  let front = Infinity;
+  for (const code of codes.values()) {
+    front = Math.floor(code / 4);
+    break;
+  }
+  return { codes, front };
+}
 const NEW = 1;
 const SUSPECT = 2;
 
 interface Subject {
   /** Hashed recipient -> second last mailed with this subject; re-inserted on update. */
   r: Map<number, number>;
+  /**
+   * No second in `r` is below `rLow`, and while `rSorted` (no late record since `r` was
+   * last empty) `r` is in time order and `rLast` is at least its last second: then a
+   * prune whose edge is below `rLow` has nothing to do, which is the usual case.
+   */
+  rLow: number;
+  rLast: number;
+  rSorted: boolean;
   /** Seconds of the messages, ascending. */
   m: number[];
   level: number;
+}
+
+function newSubject(r: Map<number, number>, m: number[], level: number): Subject {
+  const s: Subject = { r: new Map(), rLow: Infinity, rLast: -Infinity, rSorted: true, m, level };
+  for (const [h, t] of r) mention(s, h, t);
+  return s;
+}
+
+/** Puts recipient `h` at the end of the subject's recipients, mailed at `sec`. */
+function mention(s: Subject, h: number, sec: number): void {
+  if (s.r.size === 0) {
+    s.rSorted = true;
+    s.rLow = sec;
+  } else {
+    if (sec < s.rLast) s.rSorted = false;
+    s.rLow = Math.min(s.rLow, sec);
+  }
+  s.rLast = Math.max(s.rLast, sec);
+  s.r.delete(h);
+  s.r.set(h, sec);
 }
 
 interface AccountSpread {
@@ -105,8 +155,8 @@ interface AccountSpread {
   rcpt: History;
   dom: History;
   /** Hashed recipient / domain -> Code; re-inserted on update, so oldest first. */
-  winR: Map<number, Code>;
-  winD: Map<number, Code>;
+  winR: Window;
+  winD: Window;
   newR: number;
   newD: number;
   subjects: Map<number, Subject>;
@@ -134,23 +184,26 @@ const SnapshotSchema = z.object({
 });
 
 /** A window in snapshot form: codes counted back from `now`. */
-function packWindow(win: ReadonlyMap<number, Code>, now: number): number[] {
+function packWindow(win: Window, now: number): number[] {
   const out: number[] = [];
-  for (const [h, code] of win) out.push(h, (now - Math.floor(code / 4)) * 4 + (code & 3));
+  for (const [h, code] of win.codes) out.push(h, (now - Math.floor(code / 4)) * 4 + (code & 3));
   return out;
 }
 
-function unpackWindow(flat: readonly number[], now: number): Map<number, Code> {
-  const win = new Map<number, Code>();
+function unpackWindow(flat: readonly number[], now: number): Window {
+  const codes = new Map<number, Code>();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const rel = flat[i + 1] ?? 0;
-    win.set(flat[i] ?? 0, (now - Math.floor(rel / 4)) * 4 + (rel & 3));
+    codes.set(flat[i] ?? 0, (now - Math.floor(rel / 4)) * 4 + (rel & 3));
   }
-  return win;
+  return windowOf(codes);
 }
 
 // ---------------------------------------------------------------------------
 // History
+
+/** The previous generation of an account that has none (most accounts, most of the time). */
+const NONE: ReadonlySet<number> = new Set();
 
 const isKnown = (h: History, v: number): boolean => h.cur.has(v) || h.prev.has(v);
 
@@ -167,7 +220,7 @@ function learn(h: History, v: number, max: number): void {
 function age(a: AccountSpread, sec: number, historySec: number): void {
   if (sec - a.gen < historySec) return;
   for (const h of [a.rcpt, a.dom]) {
-    h.prev = sec - a.gen >= 2 * historySec ? new Set() : h.cur;
+    h.prev = sec - a.gen >= 2 * historySec ? NONE : h.cur;
     h.cur = new Set();
   }
   a.gen = sec;
@@ -184,19 +237,28 @@ function age(a: AccountSpread, sec: number, historySec: number): void {
 function prune(a: AccountSpread, windowSec: number, historySec: number, o: Opts, max = MAX_WINDOW): void {
   const edge = a.now - windowSec;
   const horizon = a.now - historySec;
-  a.newR -= leave(a.winR, edge, max, horizon, (h) => learn(a.rcpt, fold16(h), o.maxKnownRecipients));
-  a.newD -= leave(a.winD, edge, max, horizon, (h) => learn(a.dom, fold16(h), o.maxKnownDomains));
+  a.newR -= leave(a.winR, edge, max, horizon, a.rcpt, o.maxKnownRecipients);
+  a.newD -= leave(a.winD, edge, max, horizon, a.dom, o.maxKnownDomains);
 }
 
-/** Removes entries at or before `edge` from the front (and beyond `max`); returns how many of them were new. */
-function leave(win: Map<number, Code>, edge: number, max: number, horizon: number, learnIt: (h: number) => void): number {
+/**
+ * Removes entries at or before `edge` from the front (and beyond `max`), learning them
+ * into `history` as prune says; returns how many of them were new.
+ */
+function leave(win: Window, edge: number, max: number, horizon: number, history: History, maxKnown: number): number {
+  const codes = win.codes;
+  if (win.front > edge && codes.size <= max) return 0;
   let gone = 0;
-  for (const [h, code] of win) {
+  win.front = Infinity;
+  for (const [h, code] of codes) {
     const t = Math.floor(code / 4);
-    if (t > edge && win.size <= max) break;
-    win.delete(h);
+    if (t > edge && codes.size <= max) {
+      win.front = t;
+      break;
+    }
+    codes.delete(h);
     if (code & NEW) gone++;
-    if (!(code & SUSPECT) && t > horizon) learnIt(h);
+    if (!(code & SUSPECT) && t > horizon) learn(history, fold16(h), maxKnown);
   }
   return gone;
 }
@@ -206,13 +268,15 @@ function leave(win: Map<number, Code>, edge: number, max: number, horizon: numbe
  * that the history lacks. An entry keeps the time it entered: mailing someone every
  * half hour must not keep them in the window, never learned, for ever.
  */
-function enter(win: Map<number, Code>, h: number, sec: number, known: boolean, suspect: boolean): number {
-  const old = win.get(h);
+function enter(win: Window, h: number, sec: number, known: boolean, suspect: boolean): number {
+  const codes = win.codes;
+  const old = codes.get(h);
   if (old !== undefined) {
-    if (suspect && !(old & SUSPECT)) win.set(h, old + SUSPECT);
+    if (suspect && !(old & SUSPECT)) codes.set(h, old + SUSPECT);
     return 0;
   }
-  win.set(h, sec * 4 + (known ? 0 : NEW) + (suspect ? SUSPECT : 0));
+  if (codes.size === 0) win.front = sec;
+  codes.set(h, sec * 4 + (known ? 0 : NEW) + (suspect ? SUSPECT : 0));
   return known ? 0 : 1;
 }
 
@@ -233,11 +297,41 @@ function normaliseSubject(subject: string): string {
   return subject.toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
+/**
+ * hash32 of the normalised subject, -1 when that is empty. An ASCII subject is hashed
+ * as it is read, without the three copies normalising makes.
+ */
+export function subjectKey(subject: string): number {
+  let h = 0x811c9dc5;
+  let space = false;
+  let any = false;
+  for (let i = 0; i < subject.length; i++) {
+    let c = subject.charCodeAt(i);
+    if (c >= 128) {
+      const text = normaliseSubject(subject);
+      return text === '' ? -1 : hash32(text);
+    }
+    // \s among ASCII: tab, line feed, vertical tab, form feed, carriage return, space.
+    if (c === 32 || (c >= 9 && c <= 13)) {
+      space = any;
+      continue;
+    }
+    if (space) {
+      h = Math.imul(h ^ 32, 0x01000193);
+      space = false;
+    }
+    if (c >= 65 && c <= 90) c += 32;
+    h = Math.imul(h ^ c, 0x01000193);
+    any = true;
+  }
+  return any ? h >>> 0 : -1;
+}
+
 function newAccount(sec: number): AccountSpread {
   return {
     first: sec, gen: sec, now: sec, level: -1,
-    rcpt: { cur: new Set(), prev: new Set() }, dom: { cur: new Set(), prev: new Set() },
-    winR: new Map(), winD: new Map(), newR: 0, newD: 0, subjects: new Map(),
+    rcpt: { cur: new Set(), prev: NONE }, dom: { cur: new Set(), prev: NONE },
+    winR: windowOf(new Map()), winD: windowOf(new Map()), newR: 0, newD: 0, subjects: new Map(),
   };
 }
 
@@ -248,16 +342,16 @@ function restore(saved: unknown, o: Opts, accounts: Map<string, AccountSpread>):
     const [rc, rp, dc, dp] = known.map((x) => new Set(unpackSet16(x)));
     const winR = unpackWindow(r1, now);
     const winD = unpackWindow(d1, now);
-    const newOf = (w: Map<number, Code>): number => [...w.values()].filter((c) => c & NEW).length;
+    const newOf = (w: Window): number => [...w.codes.values()].filter((c) => c & NEW).length;
     const subjects = new Map<number, Subject>();
     for (const [h, lv, m, rs] of subs) {
       const rmap = new Map<number, number>();
       for (let i = 0; i + 1 < rs.length; i += 2) rmap.set(rs[i] ?? 0, now - (rs[i + 1] ?? 0));
-      subjects.set(h, { level: lv, m: m.map((x) => now - x), r: rmap });
+      subjects.set(h, newSubject(rmap, m.map((x) => now - x), lv));
     }
     accounts.set(k, {
       first, gen, now, level,
-      rcpt: { cur: rc ?? new Set(), prev: rp ?? new Set() }, dom: { cur: dc ?? new Set(), prev: dp ?? new Set() },
+      rcpt: { cur: rc ?? new Set(), prev: rp ?? NONE }, dom: { cur: dc ?? new Set(), prev: dp ?? NONE },
       winR, winD, newR: newOf(winR), newD: newOf(winD), subjects,
     });
   }
@@ -275,28 +369,24 @@ export const recipientSpread = defineRule({
     const historySec = opts.historyDays * 86_400;
     const warmupSec = opts.warmupHours * 3600;
 
-    const onSpread = (s: Submission, a: AccountSpread, sec: number, idle: boolean, emit: Emit): void => {
+    const onSpread = (s: Submission, a: AccountSpread, hashes: readonly number[], count: number, sec: number, idle: boolean, emit: Emit): void => {
       // The window emptied since the last message: whatever episode there was is over.
       if (idle) a.level = -1;
       // What left the window is learned first, so someone mailed an hour ago is known now.
       prune(a, windowSec, historySec, opts);
       const suspect = a.level >= SEVERITY_RANK.warning;
-      const seen = new Set<number>();
-      for (const raw of s.recipients) {
-        const addr = raw.toLowerCase();
-        const h = hash32(addr);
-        if (seen.has(h)) continue;
-        seen.add(h);
+      // A recipient named twice in one message finds itself in the window the second time, and adds nothing.
+      for (let i = 0; i < count; i += 2) {
+        const h = hashes[i] ?? 0;
         a.newR += enter(a.winR, h, sec, isKnown(a.rcpt, fold16(h)), suspect);
-        const { domain } = splitAddress(addr);
-        if (domain === '') continue;
-        const d = hash32(domain);
+        const d = hashes[i + 1] ?? -1;
+        if (d < 0) continue;
         a.newD += enter(a.winD, d, sec, isKnown(a.dom, fold16(d)), suspect);
       }
       // Only the oldest leave when the window is full.
       prune(a, windowSec, historySec, opts);
       if (sec - a.first < warmupSec) return;
-      const spread: Spread = { recipients: a.winR.size, newRecipients: a.newR, domains: a.winD.size, newDomains: a.newD };
+      const spread: Spread = { recipients: a.winR.codes.size, newRecipients: a.newR, domains: a.winD.codes.size, newDomains: a.newD };
       const rank = rankOf(spread, opts);
       if (rank < 0) {
         // Over only once clearly normal again: a share hovering at a level is one episode.
@@ -320,29 +410,27 @@ export const recipientSpread = defineRule({
       });
     };
 
-    const onSubject = (s: Submission, a: AccountSpread, sec: number, emit: Emit): void => {
+    const onSubject = (s: Submission, a: AccountSpread, hashes: readonly number[], count: number, sec: number, emit: Emit): void => {
       if (opts.subjectRecipients === 0 || s.subject === undefined) return;
-      const text = normaliseSubject(s.subject);
-      if (text === '') return;
-      const key = hash32(text);
+      const key = subjectKey(s.subject);
+      if (key < 0) return;
       for (const [k, subj] of a.subjects) {
         pruneSubject(subj, sec - windowSec);
         if (subj.m.length === 0 && k !== key) a.subjects.delete(k);
       }
       let subj = a.subjects.get(key);
       if (subj) a.subjects.delete(key);
-      else subj = { r: new Map(), m: [], level: -1 };
+      else subj = newSubject(new Map(), [], -1);
       a.subjects.set(key, subj);
       capMap(a.subjects, MAX_SUBJECTS, (x) => x.level >= 0);
       let i = subj.m.length;
       while (i > 0 && (subj.m[i - 1] ?? 0) > sec) i--;
       subj.m.splice(i, 0, sec);
-      for (const raw of s.recipients) {
-        const h = hash32(raw.toLowerCase());
+      for (let i = 0; i < count; i += 2) {
+        const h = hashes[i] ?? 0;
         const t = subj.r.get(h);
         if (t !== undefined && t >= sec) continue;
-        subj.r.delete(h);
-        subj.r.set(h, sec);
+        mention(subj, h, sec);
       }
       capMap(subj.r, MAX_SUBJECT_RECIPIENTS);
       const recipients = subj.r.size;
@@ -380,13 +468,18 @@ export const recipientSpread = defineRule({
         age(a, sec, historySec);
         const idle = sec - a.now >= windowSec;
         if (sec > a.now) a.now = sec;
+        const count = hashRecipients(s.recipients, HASHES);
         if (sec <= a.now - windowSec) {
           // Older than the window: nothing to judge, but it is history all the same.
-          for (const raw of s.recipients) learnAddress(a, raw.toLowerCase(), opts);
+          for (let i = 0; i < count; i += 2) {
+            learn(a.rcpt, fold16(HASHES[i] ?? 0), opts.maxKnownRecipients);
+            const d = HASHES[i + 1] ?? -1;
+            if (d >= 0) learn(a.dom, fold16(d), opts.maxKnownDomains);
+          }
           return;
         }
-        onSpread(s, a, sec, idle, emit);
-        onSubject(s, a, sec, emit);
+        onSpread(s, a, HASHES, count, sec, idle, emit);
+        onSubject(s, a, HASHES, count, sec, emit);
       },
       snapshot() {
         const latest = latestOf([...accounts.values()].map((a) => a.now));
@@ -420,23 +513,70 @@ export const recipientSpread = defineRule({
 });
 
 function markSuspect(a: AccountSpread): void {
-  for (const win of [a.winR, a.winD]) for (const [h, code] of win) if (!(code & SUSPECT)) win.set(h, code + SUSPECT);
+  for (const win of [a.winR.codes, a.winD.codes]) for (const [h, code] of win) if (!(code & SUSPECT)) win.set(h, code + SUSPECT);
 }
 
-function learnAddress(a: AccountSpread, addr: string, o: Opts): void {
-  learn(a.rcpt, fold16(hash32(addr)), o.maxKnownRecipients);
-  const { domain } = splitAddress(addr);
-  if (domain !== '') learn(a.dom, fold16(hash32(domain)), o.maxKnownDomains);
+/**
+ * Writes two numbers per recipient into `out` from its start and returns how many it
+ * wrote: hash32 of the address in lower case, and of its domain (after the last `@`,
+ * as splitAddress) or -1 when it has none. An ASCII address is hashed in one pass,
+ * without the lower-case copy and the split. `out` is reused from message to message
+ * (never shortened, so it is not reallocated either).
+ */
+export function hashRecipients(recipients: readonly string[], out: number[]): number {
+  let n = 0;
+  for (const raw of recipients) {
+    let h = 0x811c9dc5;
+    let d = 0x811c9dc5;
+    let at = false;
+    let ascii = true;
+    for (let i = 0; i < raw.length; i++) {
+      let c = raw.charCodeAt(i);
+      if (c >= 128) {
+        ascii = false;
+        break;
+      }
+      if (c >= 65 && c <= 90) c += 32;
+      h = Math.imul(h ^ c, 0x01000193);
+      if (c === 64) {
+        at = true;
+        d = 0x811c9dc5;
+      } else {
+        d = Math.imul(d ^ c, 0x01000193);
+      }
+    }
+    if (ascii) {
+      out[n++] = h >>> 0;
+      out[n++] = !at || raw.charCodeAt(raw.length - 1) === 64 ? -1 : d >>> 0;
+    } else {
+      const addr = raw.toLowerCase();
+      const { domain } = splitAddress(addr);
+      out[n++] = hash32(addr);
+      out[n++] = domain === '' ? -1 : hash32(domain);
+    }
+  }
+  return n;
 }
+
+/** hashRecipients' `out` for the rule: one message is done with before the next is hashed. */
+const HASHES: number[] = [];
 
 /** Drops a subject's messages and recipients at or before `edge`. */
 function pruneSubject(s: Subject, edge: number): void {
   let n = 0;
   while (n < s.m.length && (s.m[n] ?? 0) <= edge) n++;
   if (n > 0) s.m.splice(0, n);
-  for (const [h, t] of s.r) {
-    if (t > edge) break;
-    s.r.delete(h);
+  if (s.rLow <= edge) {
+    let front = Infinity;
+    for (const [h, t] of s.r) {
+      if (t > edge) {
+        front = t;
+        break;
+      }
+      s.r.delete(h);
+    }
+    // In time order the first second left is the lowest; out of order only a full look could tell.
+    if (s.rSorted || s.r.size === 0) s.rLow = front;
   }
   if (s.m.length === 0) s.level = -1;
 }

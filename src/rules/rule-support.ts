@@ -4,12 +4,14 @@
  * compact state, severities by rank, and evidence cut to size for the state file.
  * Not a rule: it has no registry entry.
  */
-import { isIP } from 'node:net';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
-import { ipv6Groups } from './client-address.js';
+import { ipv4Number } from '../core/net.js';
+import { formatIpv6, ipv6Groups, parseClient, type ClientAddress } from './client-address.js';
+import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
-export { ipv6Groups };
+export { formatIpv6, ipv6Groups, parseClient, type ClientAddress };
 
 /** Severity of a SEVERITY_RANK value (0 info, 1 warning, 2 critical). */
 export function severityOfRank(rank: number): Severity {
@@ -30,42 +32,6 @@ export function percent(share: number): number {
 // ---------------------------------------------------------------------------
 // Client addresses
 
-/** A client address in one spelling, or undefined when there is none to count. */
-export interface ClientAddress {
-  /** IPv4 dotted quad, or the IPv6 address in lower-case groups. */
-  readonly ip: string;
-  readonly family: 4 | 6;
-  /** IPv4 octets, or IPv6 groups. */
-  readonly parts: readonly number[];
-}
-
-/**
- * Parses a logged client address. An IPv4-mapped IPv6 address (`::ffff:198.51.100.7`,
- * from a dual-stack listener) is the IPv4 client it maps. Missing, unparsable and
- * unspecified addresses (Kerio webmail's `0.0.0.0`, `::`) give undefined: they name
- * no client and must not count as one.
- */
-export function parseClient(ip: string | undefined): ClientAddress | undefined {
-  if (ip === undefined) return undefined;
-  const v = isIP(ip);
-  if (v === 4) {
-    const parts = ip.split('.').map(Number);
-    if (parts.every((p) => p === 0)) return undefined;
-    return { ip, family: 4, parts };
-  }
-  if (v !== 6) return undefined;
-  const g = ipv6Groups(ip);
-  if (!g) return undefined;
-  if (g.every((x) => x === 0)) return undefined;
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
-    const hi = g[6] ?? 0;
-    const lo = g[7] ?? 0;
-    const parts = [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff];
-    return { ip: parts.join('.'), family: 4, parts };
-  }
-  return { ip: formatIpv6(g), family: 6, parts: g };
-}
-
 /**
  * The network of `prefix` bits around the address, as `a.b.c.0/24` or `2001:db8:0:0::/48`.
  * Prefixes are whole octets (IPv4) or whole 16-bit groups (IPv6), which covers
@@ -75,34 +41,46 @@ export function networkOf(c: ClientAddress, prefix: number): string {
   if (c.family === 4) {
     const keep = Math.max(0, Math.min(4, Math.floor(prefix / 8)));
     if (keep === 4) return c.ip;
-    const parts = c.parts.map((p, i) => (i < keep ? p : 0));
+    const n = ipv4Number(c.ip);
+    const parts = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((p, i) => (i < keep ? p : 0));
     return `${parts.join('.')}/${keep * 8}`;
   }
   const keep = Math.max(0, Math.min(8, Math.floor(prefix / 16)));
   if (keep === 8) return c.ip;
-  return `${formatIpv6(c.parts.map((x, i) => (i < keep ? x : 0)))}/${keep * 16}`;
+  return `${formatIpv6((c.groups ?? []).map((x, i) => (i < keep ? x : 0)))}/${keep * 16}`;
 }
 
-/** IPv6 groups in the usual short form (RFC 5952): the longest run of two or more zero groups as `::`. */
-export function formatIpv6(groups: readonly number[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < groups.length;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < groups.length && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
+/**
+ * The engine hands one record to every rule in turn, and four of them ask whether its
+ * address is trusted for its account: the last answer is kept for the next rule.
+ */
+let lastCtx: RuleContext | undefined;
+let lastAccount = '';
+let lastIp = '';
+let lastTrusted = false;
+
+/** True when `ip` lies in the trusted networks, global or the account's own (account and group settings). */
+export function trustedFor(ctx: RuleContext, account: string, ip: string): boolean {
+  if (ip === lastIp && account === lastAccount && ctx === lastCtx) return lastTrusted;
+  lastTrusted = ctx.trusted.contains(ip) || (ctx.trustedFor(account)?.contains(ip) ?? false);
+  lastCtx = ctx;
+  lastAccount = account;
+  lastIp = ip;
+  return lastTrusted;
+}
+
+let hoursCtx: RuleContext | undefined;
+let hoursAccount = '';
+let hours: ResolvedOfficeHours | undefined;
+
+/** ctx.officeHoursOf, asked once per record for the two rules that want it. */
+export function officeHoursOf(ctx: RuleContext, account: string): ResolvedOfficeHours {
+  if (hours === undefined || account !== hoursAccount || ctx !== hoursCtx) {
+    hours = ctx.officeHoursOf(account);
+    hoursCtx = ctx;
+    hoursAccount = account;
   }
-  const hex = groups.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  return hours;
 }
 
 /**
@@ -112,7 +90,7 @@ export function formatIpv6(groups: readonly number[]): string {
  * client.
  */
 export function clientKey(c: ClientAddress): string {
-  return c.family === 4 ? c.ip : networkOf(c, 64);
+  return c.key;
 }
 
 // ---------------------------------------------------------------------------
@@ -124,6 +102,19 @@ export function hash32(s: string): number {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** hash32 of `s.toLowerCase()`, without making the copy when `s` is ASCII. */
+export function hash32Lower(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    // toLowerCase is not per character beyond ASCII (a final sigma looks at its neighbours).
+    if (c >= 128) return hash32(s.toLowerCase());
+    if (c >= 65 && c <= 90) c += 32;
+    h = Math.imul(h ^ c, 0x01000193);
   }
   return h >>> 0;
 }
@@ -216,6 +207,67 @@ const STATE_EVIDENCE_CHARS = 1000;
 /** Evidence as it goes into the state file (findings in the same run quote the whole line). */
 export function evidenceForState(e: Evidence): Evidence {
   return e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e;
+}
+
+const LineRowsSchema = z.array(z.tuple([z.number(), z.number(), z.string()]));
+
+/** More than any state's lines inflate to: a damaged or hostile block is refused, not inflated without end. */
+const MAX_PACKED_LINES_BYTES = 256 * 1024 * 1024;
+
+/** Lines as packLines writes them: the inputs they come from, and the rest deflated. */
+export interface PackedLines {
+  readonly sources: readonly string[];
+  readonly lines: string;
+}
+
+export const PackedLinesSchema = z.object({ sources: z.array(z.string()), lines: z.string() });
+
+/**
+ * Lines for a state file: the inputs' names once, and the lines as one deflated block
+ * (base64) of `[input, line number, text]`. Neighbouring log lines share most of their
+ * text (stamp, host, program), so a rule that must keep the last lines of thousands of
+ * accounts saves a fifth of their size or less. The names stay readable (and the same
+ * lines give the same block wherever the inputs are).
+ */
+export function packLines(lines: readonly Evidence[]): PackedLines {
+  if (lines.length === 0) return { sources: [], lines: '' };
+  const sources = new Map<string, number>();
+  const rows = lines.map((e) => {
+    let i = sources.get(e.source);
+    if (i === undefined) {
+      i = sources.size;
+      sources.set(e.source, i);
+    }
+    return [i, e.lineNo, e.text];
+  });
+  return { sources: [...sources.keys()], lines: deflateRawSync(JSON.stringify(rows)).toString('base64') };
+}
+
+/** The lines packLines wrote; a damaged block gives none. */
+export function unpackLines(packed: PackedLines): Evidence[] {
+  if (packed.lines === '') return [];
+  try {
+    const text = inflateRawSync(Buffer.from(packed.lines, 'base64'), { maxOutputLength: MAX_PACKED_LINES_BYTES }).toString('utf8');
+    const r = LineRowsSchema.safeParse(JSON.parse(text));
+    if (!r.success) return [];
+    const out: Evidence[] = [];
+    for (const [i, lineNo, line] of r.data) {
+      const source = packed.sources[i];
+      if (source === undefined) return [];
+      out.push({ source, lineNo, text: line });
+    }
+    return out;
+  } catch {
+    return [];
+  }
+}
+
+/** Appends one line (if there is one) to a bounded list of recent evidence, the oldest dropped first. */
+export function pushRecent<E>(list: E[], add: E | undefined, max: number): void {
+  if (add === undefined) return;
+  list.push(add);
+  // shift, not splice: splice makes an array of what it removes.
+  while (list.length > max) list.shift();
 }
 
 /** Appends to a bounded list of recent evidence (oldest dropped first). */

@@ -14,6 +14,7 @@ import { SEVERITY_RANK, type Evidence, type Severity, type Submission } from '..
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
+import { evidenceForState, EvidenceSchema, packLines, PackedLinesSchema, unpackLines } from './rule-support.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -71,17 +72,29 @@ interface AccountCounts {
   recent: Evidence[];
 }
 
-const EvidenceSchema = z.object({ source: z.string(), lineNo: z.number(), text: z.string() });
 const CountsSchema = z.object({
   secs: z.array(z.number()), msgs: z.array(z.number()), rcpts: z.array(z.number()),
   heads: z.array(z.number()), sumMsgs: z.array(z.number()), sumRcpts: z.array(z.number()),
   now: z.number(), level: z.number(), reportedWindow: z.number(), reportedMetric: z.enum(['messages', 'recipients']),
-  reportedCount: z.number(), recent: z.array(EvidenceSchema),
+  reportedCount: z.number(),
 });
-const SnapshotSchema = z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema])) });
-
-/** Evidence text kept in state is cut: the state file stays small whatever the log holds. */
-const STATE_EVIDENCE_CHARS = 1000;
+/**
+ * Version 2, for a state that holds every account of the last day: the accounts' recent
+ * lines, nine tenths of it as plain JSON, are packed (packLines) as `evidence`, and an account is
+ * `[account, now, level, reportedWindow, reportedMetric (0 messages, 1 recipients),
+ * reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, lines]`: seconds counted
+ * back from `now`, and the account's lines are the next `lines` of them. Version 1
+ * (an object per account, lines inline) is still read.
+ */
+const SavedAccountSchema = z.tuple([
+  z.string(), z.number(), z.number(), z.number(), z.number(), z.number(),
+  z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.number(),
+]);
+type SavedAccount = z.output<typeof SavedAccountSchema>;
+const SnapshotSchema = z.discriminatedUnion('v', [
+  z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema.extend({ recent: z.array(EvidenceSchema) })])) }),
+  z.object({ v: z.literal(2), windows: z.array(z.number()), evidence: PackedLinesSchema, accounts: z.array(SavedAccountSchema) }),
+]);
 
 function levelOf(count: number, levels: { warning?: number | undefined; critical?: number | undefined } | undefined, factor: number): number {
   if (!levels) return -1;
@@ -120,10 +133,16 @@ function resetCounts(c: AccountCounts): void {
 function compact(c: AccountCounts): void {
   const minHead = Math.min(...c.heads);
   if (minHead <= 0) return;
-  c.secs.splice(0, minHead);
-  c.msgs.splice(0, minHead);
-  c.rcpts.splice(0, minHead);
+  dropFront(c.secs, minHead);
+  dropFront(c.msgs, minHead);
+  dropFront(c.rcpts, minHead);
   c.heads = c.heads.map((h) => h - minHead);
+}
+
+/** Removes the first `n` elements in place (splice would make an array of them). */
+function dropFront(a: number[], n: number): void {
+  a.copyWithin(0, n);
+  a.length -= n;
 }
 
 /**
@@ -156,26 +175,23 @@ export function addMessage(c: AccountCounts, windows: readonly Window[], sec: nu
     c.rcpts.push(recipients);
   }
   let minHead = c.secs.length;
-  windows.forEach((w, i) => {
-    c.sumMsgs[i] = (c.sumMsgs[i] ?? 0) + 1;
-    c.sumRcpts[i] = (c.sumRcpts[i] ?? 0) + recipients;
+  for (let i = 0; i < windows.length; i++) {
+    let sumMsgs = (c.sumMsgs[i] ?? 0) + 1;
+    let sumRcpts = (c.sumRcpts[i] ?? 0) + recipients;
     let h = c.heads[i] ?? 0;
-    const edge = t - w.minutes * 60;
+    const edge = t - (windows[i]?.minutes ?? 0) * 60;
     while (h < c.secs.length && (c.secs[h] ?? 0) <= edge) {
-      c.sumMsgs[i] = (c.sumMsgs[i] ?? 0) - (c.msgs[h] ?? 0);
-      c.sumRcpts[i] = (c.sumRcpts[i] ?? 0) - (c.rcpts[h] ?? 0);
+      sumMsgs -= c.msgs[h] ?? 0;
+      sumRcpts -= c.rcpts[h] ?? 0;
       h++;
     }
+    c.sumMsgs[i] = sumMsgs;
+    c.sumRcpts[i] = sumRcpts;
     c.heads[i] = h;
     if (h < minHead) minHead = h;
-  });
-  // Drop buckets no window needs any more, in batches so the arrays are not shifted per message.
-  if (minHead > 1024 && minHead * 2 > c.secs.length) {
-    c.secs.splice(0, minHead);
-    c.msgs.splice(0, minHead);
-    c.rcpts.splice(0, minHead);
-    c.heads = c.heads.map((h) => h - minHead);
   }
+  // Drop buckets no window needs any more, in batches so the arrays are not shifted per message.
+  if (minHead > 1024 && minHead * 2 > c.secs.length) compact(c);
 }
 
 /** A record before `c.now` but inside the longest window: into its own second, counted where it falls. */
@@ -213,7 +229,20 @@ export const sendsPerAccount = defineRule({
     const restored = SnapshotSchema.safeParse(saved);
     // Saved windows only fit if the configured windows are the same ones.
     if (restored.success && restored.data.windows.join() === opts.windows.map((w) => w.minutes).join()) {
-      for (const [k, v] of restored.data.accounts) accounts.set(k, v);
+      const saved = restored.data;
+      if (saved.v === 1) {
+        for (const [k, v] of saved.accounts) accounts.set(k, v);
+      } else {
+        const lines = unpackLines(saved.evidence);
+        let next = 0;
+        for (const [k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, n] of saved.accounts) {
+          accounts.set(k, {
+            secs: secs.map((ago) => now - ago), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level,
+            reportedWindow, reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent: lines.slice(next, next + n),
+          });
+          next += n;
+        }
+      }
     }
     const overrides = opts.overrides.map((o) => ({ accounts: new PatternSet(o.accounts), factor: o.factor }));
     const factorCache = new Map<string, number>();
@@ -235,28 +264,43 @@ export const sendsPerAccount = defineRule({
           accounts.set(s.account, c);
         }
         addMessage(c, opts.windows, Math.floor(s.at / 1000), s.recipientCount);
-        c.recent.push(...s.evidence.slice(0, 3));
-        if (c.recent.length > EVIDENCE_KEPT) c.recent.splice(0, c.recent.length - EVIDENCE_KEPT);
+        for (let i = 0; i < s.evidence.length && i < 3; i++) {
+          const e = s.evidence[i];
+          if (e) c.recent.push(e);
+        }
+        while (c.recent.length > EVIDENCE_KEPT) c.recent.shift();
 
-        const factor = factorOf(s.account);
+        const factor = overrides.length === 0 ? 1 : factorOf(s.account);
+        // The highest level any window's count reaches, and the first window and metric that reach it.
         let best = -1;
-        let why: { w: Window; metric: Metric; count: number } | undefined;
-        opts.windows.forEach((w, i) => {
-          for (const metric of ['messages', 'recipients'] as const) {
-            const count = metric === 'messages' ? (c.sumMsgs[i] ?? 0) : (c.sumRcpts[i] ?? 0);
-            const lv = levelOf(count, w[metric], factor);
-            if (lv > best) {
-              best = lv;
-              why = { w, metric, count };
-            }
+        let bestWindow = 0;
+        let bestMetric: Metric = 'messages';
+        for (let i = 0; i < opts.windows.length; i++) {
+          const w = opts.windows[i];
+          if (!w) continue;
+          const lm = levelOf(c.sumMsgs[i] ?? 0, w.messages, factor);
+          if (lm > best) {
+            best = lm;
+            bestWindow = i;
+            bestMetric = 'messages';
           }
-        });
+          const lr = levelOf(c.sumRcpts[i] ?? 0, w.recipients, factor);
+          if (lr > best) {
+            best = lr;
+            bestWindow = i;
+            bestMetric = 'recipients';
+          }
+        }
         if (best < 0) {
           c.level = -1;
           c.reportedCount = 0;
           return;
         }
-        if (!why) return;
+        const bestW = opts.windows[bestWindow];
+        if (!bestW) return;
+        let why: { w: Window; metric: Metric; count: number } = {
+          w: bestW, metric: bestMetric, count: bestMetric === 'messages' ? (c.sumMsgs[bestWindow] ?? 0) : (c.sumRcpts[bestWindow] ?? 0),
+        };
         // Already critical, and what was reported has since doubled: that is news too
         // (below critical, the next news is reaching critical).
         const reportedNow = c.reportedWindow < 0 ? 0
@@ -293,15 +337,21 @@ export const sendsPerAccount = defineRule({
       snapshot() {
         let latest = 0;
         for (const c of accounts.values()) if (c.now > latest) latest = c.now;
-        const kept: [string, AccountCounts][] = [];
+        const kept: SavedAccount[] = [];
+        const lines: Evidence[] = [];
         for (const [k, c] of accounts) {
           // An account idle for longer than the longest window has nothing left to count.
           if (latest - c.now >= longestSec) continue;
           compact(c);
-          c.recent = c.recent.map((e) => (e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e));
-          kept.push([k, c]);
+          c.recent = c.recent.map(evidenceForState);
+          kept.push([
+            k, c.now, c.level, c.reportedWindow, c.reportedMetric === 'recipients' ? 1 : 0, c.reportedCount,
+            c.secs.map((t) => c.now - t), c.msgs, c.rcpts, c.heads, c.sumMsgs, c.sumRcpts, c.recent.length,
+          ]);
+          lines.push(...c.recent);
         }
-        return { v: 1, windows: opts.windows.map((w) => w.minutes), accounts: kept };
+        // Accounts first: `state show` counts the first list it finds.
+        return { v: 2, accounts: kept, windows: opts.windows.map((w) => w.minutes), evidence: packLines(lines) };
       },
     };
   },

@@ -43,6 +43,7 @@ import { zoneOffset } from '../core/time.js';
 import { SEVERITY_RANK, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
+import { officeHoursOf } from './rule-support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -111,6 +112,8 @@ interface Baseline {
   oddHour: number;
   /** Last local day whose total was reported (one finding a day). */
   dayReported: number;
+  /** What the history says about the day of the latest record, until a late record changes that history. */
+  usual?: Usual | undefined;
 }
 
 /** What the history says about one day, computed once per account and day (it excludes the day itself). */
@@ -226,7 +229,6 @@ export const volumeBaseline = defineRule({
   consumes: ['submission'],
   create(opts, ctx, saved) {
     const accounts = new Map<string, Baseline>();
-    const usualCache = new Map<string, Usual>();
     let latestAt = 0;
     const restored = SnapshotSchema.safeParse(saved);
     if (restored.success && restored.data.historyDays === opts.historyDays) {
@@ -239,12 +241,11 @@ export const volumeBaseline = defineRule({
       }
     }
 
-    const usualOf = (account: string, b: Baseline, day: number): Usual => {
-      let u = usualCache.get(account);
+    const usualOf = (b: Baseline, day: number): Usual => {
+      let u = b.usual;
       if (u?.day !== day) {
         u = usualFor(b, day, opts);
-        if (usualCache.size > 100_000) usualCache.clear();
-        usualCache.set(account, u);
+        b.usual = u;
       }
       return u;
     };
@@ -253,7 +254,7 @@ export const volumeBaseline = defineRule({
       onRecord(record, emit) {
         const s = record as Submission;
         latestAt = Math.max(latestAt, s.at);
-        const tz = ctx.officeHoursOf(s.account).timezone;
+        const tz = officeHoursOf(ctx, s.account).timezone;
         const local = s.at + zoneOffset(tz, s.at);
         const hour = Math.floor(local / HOUR);
         const day = Math.floor(local / DAY);
@@ -265,13 +266,14 @@ export const volumeBaseline = defineRule({
         }
         b.since = Math.min(b.since, day);
         b.last = Math.max(b.last, day);
-        const newestHour = Math.max(hour, ...b.hours.keys());
+        let newestHour = hour;
+        for (const h of b.hours.keys()) if (h > newestHour) newestHour = h;
         for (const h of b.hours.keys()) if (h <= newestHour - OPEN_HOURS) b.hours.delete(h);
         const count = hour > newestHour - OPEN_HOURS ? (b.hours.get(hour) ?? 0) + 1 : 1;
         if (hour > newestHour - OPEN_HOURS) b.hours.set(hour, count);
 
         const warm = day - b.since >= opts.warmupDays;
-        const u = usualOf(s.account, b, day);
+        const u = usualOf(b, day);
         let stat = b.days.get(day);
         if (!stat) {
           stat = { peak: 0, total: 0, mask: 0 };
@@ -282,8 +284,7 @@ export const volumeBaseline = defineRule({
         stat.peak = Math.max(stat.peak, warm ? Math.min(count, u.warning - 1) : count);
         stat.total++;
         // A late record for an earlier day changed that day's history.
-        if (day < b.last) usualCache.delete(s.account);
-        const localTime = `${pad2(hourOfDay)}:00`;
+        if (day < b.last) b.usual = undefined;
 
         // The day so far against the account's usual day: a slow drip no single hour shows.
         if (u.totalDays >= opts.dayMinActiveDays && stat.total >= u.dayWarning && day > b.dayReported) {
@@ -308,6 +309,7 @@ export const volumeBaseline = defineRule({
           const continues = b.oddHour >= hour - 1;
           if (oddHour || oddDay) b.oddHour = Math.max(b.oddHour, hour);
           if ((oddHour || oddDay) && !continues) {
+            const localTime = `${pad2(hourOfDay)}:00`;
             const what = oddHour && oddDay ? `at ${localTime} on a ${WEEKDAYS[weekday]}` : oddHour ? `at ${localTime}` : `on a ${WEEKDAYS[weekday]}`;
             emit({
               rule: 'volume-baseline', account: s.account, at: s.at, severity: 'info',
@@ -327,6 +329,7 @@ export const volumeBaseline = defineRule({
         b.level = rank;
         const severity = rank === SEVERITY_RANK.critical ? 'critical' : 'warning';
         const usual = Math.round(u.usualHour * 10) / 10;
+        const localTime = `${pad2(hourOfDay)}:00`;
         emit({
           rule: 'volume-baseline', account: s.account, at: s.at, severity,
           message: `${count} messages in the hour from ${localTime} ${tz}; this account's usual busiest hour is ${usual} (${severity} at ${severity === 'critical' ? u.critical : u.warning})`,

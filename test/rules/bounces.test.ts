@@ -136,7 +136,18 @@ ruleTester(RULE, {
   ],
 });
 
-function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?: unknown): Finding[] {
+type SavedV2 = [string, number, number, number[], number[], unknown[], string | null];
+
+/** A version 2 state as version 1 wrote it (an object per account): what the state file of an older release holds. */
+function asVersion1(state: unknown): unknown {
+  const s = state as { window: number; accounts: SavedV2[] };
+  return {
+    v: 1, window: s.window,
+    accounts: s.accounts.map(([k, now, level, sent, bounced, recent, client]) => [k, { sent, bounced, now, level, ...(client !== null ? { client } : {}), recent }]),
+  };
+}
+
+function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?: unknown, between: (state: unknown) => unknown = (x) => x): Finding[] {
   const rule = rules.find((r) => r.name === RULE);
   assert.ok(rule);
   const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
@@ -146,7 +157,7 @@ function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?:
   for (const end of [...cuts, records.length]) {
     const inst = rule.instantiate({}, ctx, saved);
     for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
-    saved = JSON.parse(JSON.stringify(inst.snapshot?.()));
+    saved = between(JSON.parse(JSON.stringify(inst.snapshot?.())));
     start = end;
   }
   return out;
@@ -169,6 +180,11 @@ describe(`${RULE}: state across cron runs`, () => {
     for (let cut = 1; cut < records.length; cut += 7) assert.deepEqual(brief(inRuns(records, [cut])), whole, `cut after ${cut}`);
     assert.deepEqual(brief(inRuns(records, [50, 100, 150, 200, 300, 350])), whole);
     assert.deepEqual(brief(inRuns(records, [], { v: 1, window: 60, accounts: 'x' })), whole, 'an unusable snapshot is ignored');
+  });
+
+  it('still reads a version 1 state (an object per account)', () => {
+    const whole = brief(inRuns(records, []));
+    for (const cuts of [[60], [150], [50, 100, 150, 200, 300, 350]]) assert.deepEqual(brief(inRuns(records, cuts, undefined, asVersion1)), whole, `cuts ${cuts.join()}`);
   });
 
   it('stays small: 10,000 accounts with 30 delivered and 1 bounced in the hour', () => {

@@ -5,7 +5,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { burst, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
+import { burst, MINUTE, ruleTester, runRule, submission, type ExpectedFinding } from '../helpers/records.js';
+import fc from 'fast-check';
+import { localParts } from '../../src/core/time.js';
+import { DAYS } from '../../src/config/schema.js';
 import { withinOfficeHours } from '../../src/rules/odd-hours.js';
 import type { ResolvedOfficeHours } from '../../src/rules/types.js';
 
@@ -184,5 +187,40 @@ describe(`${RULE}: withinOfficeHours`, () => {
     assert.equal(withinOfficeHours(at('2026-03-29T05:00:00Z'), h), true);
     assert.equal(withinOfficeHours(at('2026-10-24T05:00:00Z'), h), true);
     assert.equal(withinOfficeHours(at('2026-10-25T05:00:00Z'), h), false);
+  });
+
+  it('answers as the calendar does: local parts of the instant, for any hours, days and zone', () => {
+    // The rule reads the hours once as numbers; this is the reading it replaced.
+    const reference = (t: number, o: ResolvedOfficeHours): boolean => {
+      const p = localParts(t, o.timezone);
+      const m = p.hour * 60 + p.minute;
+      const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+      const onDay = (wd: number): boolean => o.days.includes(DAYS[wd] ?? 'sun');
+      const [start, end] = [minutes(o.start), minutes(o.end)];
+      if (start <= end) return m >= start && m < end && onDay(p.weekday);
+      if (m >= start) return onDay(p.weekday);
+      return m < end && onDay((p.weekday + 6) % 7);
+    };
+    const hhmm = fc.tuple(fc.integer({ min: 0, max: 24 }), fc.constantFrom(0, 1, 30, 59)).map(([h, m]) => `${String(h).padStart(2, '0')}:${String(h === 24 ? 0 : m).padStart(2, '0')}`);
+    const hours = fc.record({
+      days: fc.subarray([...DAYS]), start: hhmm, end: hhmm, timezone: fc.constantFrom('UTC', BERLIN, NY, 'Asia/Kolkata', 'Australia/Lord_Howe', 'Pacific/Chatham'),
+    });
+    fc.assert(fc.property(fc.integer({ min: Date.parse('2000-01-01'), max: Date.parse('2040-01-01') }), hours, (t, o) => {
+      assert.equal(withinOfficeHours(t, o), reference(t, o));
+    }), { numRuns: 5000 });
+  });
+});
+
+describe(`${RULE}: state`, () => {
+  const SATURDAY = Date.parse('2026-03-07T10:00:00Z');
+  const ALICE = 'alice@example.edu';
+  const v2 = { v: 2, stretches: [[ALICE, SATURDAY, 19, 0]] };
+  const v1 = { v: 1, stretches: [[ALICE, { last: SATURDAY, count: 19, level: 0 }]] };
+
+  it('a stretch saved as a tuple (version 2) or as an object (version 1) goes on in the next run', () => {
+    const next = [submission({ at: SATURDAY + 10 * MINUTE })];
+    const fromV2 = runRule(RULE, {}, next, { saved: { [RULE]: v2 } });
+    assert.deepEqual(fromV2.map((f) => [f.severity, f.data.messages]), [['warning', 20]]);
+    assert.deepEqual(runRule(RULE, {}, next, { saved: { [RULE]: v1 } }), fromV2);
   });
 });

@@ -12,7 +12,10 @@ import assert from 'node:assert/strict';
 import type { Finding, MailRecord, Submission } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
-import { unpackSet16 } from '../../src/rules/rule-support.js';
+import fc from 'fast-check';
+import { splitAddress } from '../../src/core/address.js';
+import { hashRecipients, subjectKey } from '../../src/rules/recipient-spread.js';
+import { hash32, unpackSet16 } from '../../src/rules/rule-support.js';
 import { HOUR, MINUTE, ruleTester, submission, T0, withRuleOptions, type Overrides } from '../helpers/records.js';
 
 const RULE = 'recipient-spread';
@@ -197,5 +200,35 @@ describe(`${RULE}: state across cron runs`, () => {
     }
     const size = JSON.stringify(inst.snapshot?.()).length;
     assert.ok(size < 5_000_000, `state ${size} bytes`);
+  });
+});
+
+describe('recipient-spread: hashing as it is read', () => {
+  // What the rule hashed before it hashed in one pass: the lower-case copy, split.
+  const reference = (raw: string): [number, number] => {
+    const addr = raw.toLowerCase();
+    const { domain } = splitAddress(addr);
+    return [hash32(addr), domain === '' ? -1 : hash32(domain)];
+  };
+  const text = fc.oneof(
+    fc.string({ unit: fc.constantFrom('a', 'B', '@', '.', ' ', '\t', '\n', '\u00a0', 'Σ', 'İ', 'é', 'Z', '+', '\u2028'), maxLength: 20 }),
+    fc.string({ maxLength: 20 }),
+    fc.emailAddress(),
+  );
+
+  it('hashRecipients gives the hashes of the lower-cased address and its domain, ASCII or not', () => {
+    fc.assert(fc.property(fc.array(text, { maxLength: 4 }), (recipients) => {
+      const out = [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
+      const n = hashRecipients(recipients, out);
+      assert.deepEqual(out.slice(0, n), recipients.flatMap(reference));
+    }), { numRuns: 3000 });
+  });
+
+  it('subjectKey is the hash of the normalised subject, -1 for an empty one', () => {
+    const normalised = (s: string): string => s.toLowerCase().replace(/\s+/g, ' ').trim();
+    fc.assert(fc.property(text, (subject) => {
+      const n = normalised(subject);
+      assert.equal(subjectKey(subject), n === '' ? -1 : hash32(n));
+    }), { numRuns: 3000 });
   });
 });

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientKey, formatIpv6, networkOf, packSet16, parseClient, unpackSet16 } from '../../src/rules/rule-support.js';
+import { clientKey, formatIpv6, networkOf, packLines, packSet16, parseClient, unpackLines, unpackSet16 } from '../../src/rules/rule-support.js';
 
 describe('rule-support: client addresses', () => {
   const cases: [string | undefined, string | undefined][] = [
@@ -52,6 +52,22 @@ describe('rule-support: packSet16', () => {
   it('a damaged string gives what can be read, never a value out of range', () => {
     for (const text of ['', '!!!', 'AA==', '/////////w==', Buffer.from([40, 255, 255]).toString('base64')]) {
       for (const v of unpackSet16(text)) assert.ok(Number.isInteger(v) && v >= 0 && v <= 0xffff, text);
+    }
+  });
+});
+
+describe('rule-support: packLines', () => {
+  it('gives back the same lines, and nothing (no exception) for a damaged block', () => {
+    const lines = Array.from({ length: 50 }, (_, i) => ({ source: '/var/log/mail.log', lineNo: i + 1, text: `Mar  4 00:00:${String(i).padStart(2, '0')} smtp2 postfix/smtpd[1]: héllo ${i} "quoted" \\ back` }));
+    const packed = packLines(lines);
+    assert.deepEqual(unpackLines(packed), lines);
+    assert.deepEqual(packed.sources, ['/var/log/mail.log']);
+    assert.ok(packed.lines.length < JSON.stringify(lines).length / 4, `${packed.lines.length} chars`);
+    assert.deepEqual(packLines([]), { sources: [], lines: '' });
+    assert.deepEqual(unpackLines({ sources: [], lines: '' }), []);
+    assert.deepEqual(unpackLines({ sources: [], lines: packed.lines }), [], 'an input missing from the names');
+    for (const bad of ['!!!', 'AAAA', packed.lines.slice(0, packed.lines.length >> 1), Buffer.from('[1,2]').toString('base64')]) {
+      assert.deepEqual(unpackLines({ sources: packed.sources, lines: bad }), [], bad);
     }
   });
 });

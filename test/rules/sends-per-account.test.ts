@@ -9,7 +9,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { burst, checkFindings, type Overrides, HOUR, MINUTE, rcpts, ruleTester, runRule, SECOND, submission, T0, withRuleOptions } from '../helpers/records.js';
-import type { Submission } from '../../src/core/types.js';
+import type { Finding, Submission } from '../../src/core/types.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { createEngine } from '../../src/rules/engine.js';
+import { rules } from '../../src/rules/index.js';
+import { unpackLines, type PackedLines } from '../../src/rules/rule-support.js';
 
 const RULE = 'sends-per-account';
 const opts = (o: Record<string, unknown>): Record<string, unknown> => withRuleOptions(RULE, o);
@@ -280,5 +284,44 @@ describe(`${RULE}: details`, () => {
     assert.equal(findings.length, 0);
     const busy = runRule(RULE, opts({ windows: [{ minutes: 1440, messages: { warning: 864 } }] }), burst(5000, T0, 100 * SECOND));
     checkFindings(busy, [{ severity: 'warning', data: { count: 864 } }], RULE);
+  });
+});
+
+describe(`${RULE}: state`, () => {
+  const rule = rules.find((r) => r.name === RULE);
+  const run = (records: readonly Submission[], saved?: unknown): { findings: Finding[]; state: unknown } => {
+    const cfg = parseConfig({ timezone: 'UTC' }, 'test-config');
+    const findings: Finding[] = [];
+    const engine = createEngine(cfg, resolveContext(cfg), (f) => findings.push(f), { rules: rule ? [rule] : [], saved: saved === undefined ? {} : { [RULE]: saved } });
+    for (const r of records) engine.onRecord(r);
+    return { findings, state: JSON.parse(JSON.stringify(engine.snapshot()[RULE])) };
+  };
+
+  it('a run cut in two through the state finds, and quotes, what one run does', () => {
+    const records = burst(70, T0, 51 * SECOND);
+    const whole = run(records).findings;
+    const first = run(records.slice(0, 65));
+    const rest = run(records.slice(65), first.state).findings;
+    assert.equal(whole.length, 1);
+    assert.deepEqual(rest, whole);
+  });
+
+  it('keeps the lines in one packed block, and still reads a version 1 state (lines inline)', () => {
+    const records = burst(65, T0, 51 * SECOND);
+    const { state } = run(records);
+    const v2 = state as { evidence: PackedLines; accounts: [string, number, number, number, number, number, number[], number[], number[], number[], number[], number[], number][] };
+    assert.equal(JSON.stringify(state).includes(records[64]?.evidence[0]?.text ?? '?'), false);
+    const lines = unpackLines(v2.evidence);
+    assert.deepEqual(lines, records.slice(-10).flatMap((r) => r.evidence));
+    const v1 = {
+      v: 1, windows: [10, 60, 1440],
+      accounts: v2.accounts.map(([k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts]) => [k, {
+        secs: secs.map((ago) => now - ago), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level, reportedWindow,
+        reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent: lines,
+      }]),
+    };
+    const more = burst(5, T0 + 65 * 51 * SECOND, 51 * SECOND);
+    assert.deepEqual(run(more, v1).findings, run(more, state).findings);
+    assert.equal(run(more, v1).findings.length, 1);
   });
 });
