@@ -15,6 +15,7 @@ import { rules } from '../../src/rules/index.js';
 import {
   authSuccess, FAKE_SOURCE, HOUR, MINUTE, ruleTester, runRule, SECOND, submission, T0, withRuleOptions, type Overrides,
 } from '../helpers/records.js';
+import { brief, inRuns as runInRuns } from './harness.js';
 
 const RULE = 'auth-failures';
 const ATTACKER = '198.51.100.7';
@@ -229,26 +230,8 @@ ruleTester(RULE, {
 });
 
 /** Findings of `records` read in cron runs cut at `cuts`, each run restored from the last one's snapshot (through JSON). */
-function inRuns(records: readonly MailRecord[], cuts: readonly number[], config: Record<string, unknown> = {}, first?: unknown): Finding[] {
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const cfg = parseConfig({ timezone: 'UTC', ...config });
-  const raw = (cfg.rules as Record<string, unknown>)[RULE] ?? {};
-  const out: Finding[] = [];
-  let saved: unknown = first;
-  let start = 0;
-  for (const end of [...cuts, records.length]) {
-    const inst = rule.instantiate(raw, resolveContext(cfg), saved);
-    for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
-    saved = JSON.parse(JSON.stringify(inst.snapshot?.()));
-    start = end;
-  }
-  return out;
-}
-
-/** A finding in one line, its numbers and the line numbers it quotes included: a cron run must quote what one long run quotes. */
-const brief = (fs: readonly Finding[]): string[] => fs.map((f) =>
-  `${f.account} ${f.severity} ${new Date(f.at).toISOString()} ${f.message} ${JSON.stringify(f.data)} [${f.evidence.map((e) => e.lineNo).join(' ')}]`);
+const inRuns = (records: readonly MailRecord[], cuts: readonly number[], config: Record<string, unknown> = {}, first?: unknown): Finding[] =>
+  runInRuns(RULE, records, cuts, { config, first });
 
 describe(`${RULE}: state across cron runs`, () => {
   const records: MailRecord[] = [

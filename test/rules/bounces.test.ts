@@ -11,6 +11,7 @@ import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
 import { FAKE_SOURCE, HOUR, MINUTE, ruleTester, SECOND, submission, T0, withRuleOptions, type Overrides } from '../helpers/records.js';
+import { brief, inRuns as runInRuns } from './harness.js';
 
 const RULE = 'bounces';
 const BOB = 'bob@example.edu';
@@ -147,25 +148,8 @@ function asVersion1(state: unknown): unknown {
   };
 }
 
-function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?: unknown, between: (state: unknown) => unknown = (x) => x): Finding[] {
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
-  const out: Finding[] = [];
-  let saved: unknown = first;
-  let start = 0;
-  for (const end of [...cuts, records.length]) {
-    const inst = rule.instantiate({}, ctx, saved);
-    for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
-    saved = between(JSON.parse(JSON.stringify(inst.snapshot?.())));
-    start = end;
-  }
-  return out;
-}
-
-/** A finding in one line, its numbers and the line numbers it quotes included: a cron run must quote what one long run quotes. */
-const brief = (fs: readonly Finding[]): string[] => fs.map((f) =>
-  `${f.account} ${f.severity} ${new Date(f.at).toISOString()} ${f.message} ${JSON.stringify(f.data)} [${f.evidence.map((e) => e.lineNo).join(' ')}]`);
+const inRuns = (records: readonly MailRecord[], cuts: readonly number[], first?: unknown, between?: (state: unknown) => unknown): Finding[] =>
+  runInRuns(RULE, records, cuts, { first, ...(between ? { between } : {}) });
 
 describe(`${RULE}: state across cron runs`, () => {
   const records = merged(

@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { RuntimeError, UsageError } from '../../src/core/errors.js';
-import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
 import { canonicalAddress, isSpecialUse, networkOf } from '../../src/rules/client-address.js';
 import { countryLookup } from '../../src/rules/geo.js';
 import { authSuccess, HOUR, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
 import { buildMmdb } from '../helpers/mmdb.js';
 import { ROOT } from '../helpers/paths.js';
+import { runSplit as splitRun } from './harness.js';
 
 const RULE = 'countries';
 const DAY = 24 * HOUR;
@@ -185,21 +185,8 @@ ruleTester(RULE, {
 });
 
 /** Findings of one run over `records`, or of two runs with the state carried between them through JSON. */
-function runSplit(config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } {
-  const c = parseConfig({ timezone: 'UTC', ...config });
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const findings: Finding[] = [];
-  let saved: Record<string, unknown> | undefined;
-  let state = '';
-  for (const part of split === undefined ? [records] : [records.slice(0, split), records.slice(split)]) {
-    const engine = createEngine(c, resolveContext(c), (f) => findings.push(f), { rules: [rule], ...(saved ? { saved } : {}) });
-    for (const r of part) engine.onRecord(r);
-    state = JSON.stringify(engine.snapshot());
-    saved = JSON.parse(state) as Record<string, unknown>;
-  }
-  return { findings, state };
-}
+const runSplit = (config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } =>
+  splitRun(RULE, config, records, split);
 
 describe(`${RULE}: state across cron runs`, () => {
   const records = [...homeDays(8), from(IP.NG, at(8, 1)), from(IP.RU, at(8, 2)), from(IP.DE, at(12)), from(IP.US, at(12, 1))];

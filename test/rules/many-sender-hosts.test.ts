@@ -10,6 +10,7 @@ import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, submission, T0, withRuleOptions } from '../helpers/records.js';
+import { brief, inRuns as runInRuns } from './harness.js';
 
 const RULE = 'many-sender-hosts';
 const BOB = 'bob@example.edu';
@@ -125,25 +126,7 @@ ruleTester(RULE, {
   ],
 });
 
-function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?: unknown): Finding[] {
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
-  const out: Finding[] = [];
-  let saved: unknown = first;
-  let start = 0;
-  for (const end of [...cuts, records.length]) {
-    const inst = rule.instantiate({}, ctx, saved);
-    for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
-    saved = JSON.parse(JSON.stringify(inst.snapshot?.()));
-    start = end;
-  }
-  return out;
-}
-
-/** A finding in one line, its numbers and the line numbers it quotes included: a cron run must quote what one long run quotes. */
-const brief = (fs: readonly Finding[]): string[] => fs.map((f) =>
-  `${f.account} ${f.severity} ${new Date(f.at).toISOString()} ${f.message} ${JSON.stringify(f.data)} [${f.evidence.map((e) => e.lineNo).join(' ')}]`);
+const inRuns = (records: readonly MailRecord[], cuts: readonly number[], first?: unknown): Finding[] => runInRuns(RULE, records, cuts, { first });
 
 describe(`${RULE}: state across cron runs`, () => {
   const records: MailRecord[] = [

@@ -6,10 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Finding, MailRecord } from '../../src/core/types.js';
-import { parseConfig, resolveContext } from '../../src/config/load.js';
-import { createEngine } from '../../src/rules/engine.js';
-import { rules } from '../../src/rules/index.js';
 import { authSuccess, HOUR, ruleTester, submission, T0, type ExpectedFinding } from '../helpers/records.js';
+import { runSplit as splitRun } from './harness.js';
 
 const RULE = 'new-sender-host';
 const DAY = 24 * HOUR;
@@ -107,21 +105,8 @@ ruleTester(RULE, {
   ],
 });
 
-function runSplit(config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } {
-  const c = parseConfig({ timezone: 'UTC', ...config });
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const findings: Finding[] = [];
-  let saved: Record<string, unknown> | undefined;
-  let state = '';
-  for (const part of split === undefined ? [records] : [records.slice(0, split), records.slice(split)]) {
-    const engine = createEngine(c, resolveContext(c), (f) => findings.push(f), { rules: [rule], ...(saved ? { saved } : {}) });
-    for (const r of part) engine.onRecord(r);
-    state = JSON.stringify(engine.snapshot());
-    saved = JSON.parse(state) as Record<string, unknown>;
-  }
-  return { findings, state };
-}
+const runSplit = (config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } =>
+  splitRun(RULE, config, records, split);
 
 describe(`${RULE}: state across cron runs`, () => {
   it('a run split anywhere gives the findings of one run', () => {

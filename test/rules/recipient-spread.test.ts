@@ -17,6 +17,7 @@ import { splitAddress } from '../../src/core/address.js';
 import { hashRecipients, subjectKey } from '../../src/rules/recipient-spread.js';
 import { hash32, unpackSet16 } from '../../src/rules/rule-support.js';
 import { HOUR, MINUTE, ruleTester, submission, T0, withRuleOptions, type Overrides } from '../helpers/records.js';
+import { brief, inRuns as runInRuns } from './harness.js';
 
 const RULE = 'recipient-spread';
 const DAY = 24 * HOUR;
@@ -121,25 +122,7 @@ ruleTester(RULE, {
   ],
 });
 
-function inRuns(records: readonly MailRecord[], cuts: readonly number[], first?: unknown): Finding[] {
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
-  const out: Finding[] = [];
-  let saved: unknown = first;
-  let start = 0;
-  for (const end of [...cuts, records.length]) {
-    const inst = rule.instantiate({}, ctx, saved);
-    for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
-    saved = JSON.parse(JSON.stringify(inst.snapshot?.()));
-    start = end;
-  }
-  return out;
-}
-
-/** A finding in one line, its numbers and the line numbers it quotes included: a cron run must quote what one long run quotes. */
-const brief = (fs: readonly Finding[]): string[] => fs.map((f) =>
-  `${f.account} ${f.severity} ${new Date(f.at).toISOString()} ${f.message} ${JSON.stringify(f.data)} [${f.evidence.map((e) => e.lineNo).join(' ')}]`);
+const inRuns = (records: readonly MailRecord[], cuts: readonly number[], first?: unknown): Finding[] => runInRuns(RULE, records, cuts, { first });
 
 describe(`${RULE}: learning`, () => {
   it('recipients of a spam run are never learned: the same list three hours later is new again', () => {

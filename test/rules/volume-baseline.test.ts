@@ -9,10 +9,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
-import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
 import { median } from '../../src/rules/volume-baseline.js';
 import { HOUR, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
+import { runSplit as splitRun } from './harness.js';
 
 const RULE = 'volume-baseline';
 const DAY = 24 * HOUR;
@@ -223,21 +223,8 @@ describe(`${RULE}: the day so far`, () => ruleTester(RULE, {
   ],
 }));
 
-function runSplit(config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } {
-  const c = parseConfig({ timezone: 'UTC', ...config });
-  const rule = rules.find((r) => r.name === RULE);
-  assert.ok(rule);
-  const findings: Finding[] = [];
-  let saved: Record<string, unknown> | undefined;
-  let state = '';
-  for (const part of split === undefined ? [records] : [records.slice(0, split), records.slice(split)]) {
-    const engine = createEngine(c, resolveContext(c), (f) => findings.push(f), { rules: [rule], ...(saved ? { saved } : {}) });
-    for (const r of part) engine.onRecord(r);
-    state = JSON.stringify(engine.snapshot());
-    saved = JSON.parse(state) as Record<string, unknown>;
-  }
-  return { findings, state };
-}
+const runSplit = (config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } =>
+  splitRun(RULE, config, records, split);
 
 describe(`${RULE}: state across cron runs`, () => {
   it('a run split anywhere gives the findings of one run', () => {

@@ -1,0 +1,59 @@
+/**
+ * What the rule tests share to check that a rule's state survives cron runs: the records
+ * read in several runs, each restored from the last one's snapshot through JSON, must give
+ * the findings of one long run.
+ */
+import assert from 'node:assert/strict';
+import type { Finding, MailRecord } from '../../src/core/types.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { createEngine } from '../../src/rules/engine.js';
+import { rules } from '../../src/rules/index.js';
+
+export interface InRunsOptions {
+  /** Site configuration (timezone UTC unless it says otherwise); the rule's options are taken from it. */
+  readonly config?: Record<string, unknown>;
+  /** The state the first run starts from. */
+  readonly first?: unknown;
+  /** Applied to each snapshot (after the trip through JSON) before the next run reads it. */
+  readonly between?: (state: unknown) => unknown;
+}
+
+/** Findings of rule `ruleName` over `records` read in cron runs cut at `cuts`, each run a new instance restored from the last one's snapshot (through JSON). */
+export function inRuns(ruleName: string, records: readonly MailRecord[], cuts: readonly number[], opts: InRunsOptions = {}): Finding[] {
+  const rule = rules.find((r) => r.name === ruleName);
+  assert.ok(rule);
+  const cfg = parseConfig({ timezone: 'UTC', ...opts.config });
+  const raw = (cfg.rules as Record<string, unknown>)[ruleName] ?? {};
+  const between = opts.between ?? ((x: unknown): unknown => x);
+  const out: Finding[] = [];
+  let saved: unknown = opts.first;
+  let start = 0;
+  for (const end of [...cuts, records.length]) {
+    const inst = rule.instantiate(raw, resolveContext(cfg), saved);
+    for (const r of records.slice(start, end)) inst.onRecord(r, (f) => out.push(f));
+    saved = between(JSON.parse(JSON.stringify(inst.snapshot?.())));
+    start = end;
+  }
+  return out;
+}
+
+/** A finding in one line, its numbers and the line numbers it quotes included: a cron run must quote what one long run quotes. */
+export const brief = (fs: readonly Finding[]): string[] => fs.map((f) =>
+  `${f.account} ${f.severity} ${new Date(f.at).toISOString()} ${f.message} ${JSON.stringify(f.data)} [${f.evidence.map((e) => e.lineNo).join(' ')}]`);
+
+/** Findings of rule `ruleName` run by the engine over `records` in one run, or in two cut at `split` with the engine's state carried between them through JSON; `state` is the last snapshot as JSON. */
+export function runSplit(ruleName: string, config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } {
+  const c = parseConfig({ timezone: 'UTC', ...config });
+  const rule = rules.find((r) => r.name === ruleName);
+  assert.ok(rule);
+  const findings: Finding[] = [];
+  let saved: Record<string, unknown> | undefined;
+  let state = '';
+  for (const part of split === undefined ? [records] : [records.slice(0, split), records.slice(split)]) {
+    const engine = createEngine(c, resolveContext(c), (f) => findings.push(f), { rules: [rule], ...(saved ? { saved } : {}) });
+    for (const r of part) engine.onRecord(r);
+    state = JSON.stringify(engine.snapshot());
+    saved = JSON.parse(state) as Record<string, unknown>;
+  }
+  return { findings, state };
+}
