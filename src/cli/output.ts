@@ -56,6 +56,19 @@ function paint(c: ChalkInstance, s: Severity, text: string): string {
   return s === 'critical' ? c.red.bold(text) : s === 'warning' ? c.yellow(text) : c.cyan(text);
 }
 
+/** One finding as text: its time, severity, rule and message, then its first evidence lines. */
+function findingLines(f: Finding, o: TextOptions): string[] {
+  const c = o.chalk;
+  const out = [`  ${c.dim(formatLocal(f.at, o.timezone))}  ${paint(c, f.severity, f.severity.padEnd(8))} ${f.rule}: ${sanitize(f.message)}`];
+  for (const e of f.evidence.slice(0, o.evidenceLines)) {
+    const text = sanitize(e.text);
+    const cut = text.length > o.width ? `${text.slice(0, o.width - 1)}…` : text;
+    out.push(c.dim(`      ${sanitize(e.source)}:${e.lineNo}: ${cut}`));
+  }
+  if (f.evidence.length > o.evidenceLines) out.push(c.dim(`      (${f.evidence.length - o.evidenceLines} more evidence lines; --output ndjson shows all)`));
+  return out;
+}
+
 /** Grouped by account, worst accounts first; log text sanitised before it reaches a terminal. */
 export function toText(findings: readonly Finding[], o: TextOptions): string {
   const byAccount = new Map<string, Finding[]>();
@@ -72,15 +85,7 @@ export function toText(findings: readonly Finding[], o: TextOptions): string {
     const w = worst(list);
     const rules = [...new Set(list.map((f) => f.rule))].join(', ');
     out.push(`${c.bold(sanitize(account))}  ${paint(c, w, w.toUpperCase())}  ${c.dim(`${list.length} finding${list.length === 1 ? '' : 's'}: ${rules}`)}`);
-    for (const f of list) {
-      out.push(`  ${c.dim(formatLocal(f.at, o.timezone))}  ${paint(c, f.severity, f.severity.padEnd(8))} ${f.rule}: ${sanitize(f.message)}`);
-      for (const e of f.evidence.slice(0, o.evidenceLines)) {
-        const text = sanitize(e.text);
-        const cut = text.length > o.width ? `${text.slice(0, o.width - 1)}…` : text;
-        out.push(c.dim(`      ${sanitize(e.source)}:${e.lineNo}: ${cut}`));
-      }
-      if (f.evidence.length > o.evidenceLines) out.push(c.dim(`      (${f.evidence.length - o.evidenceLines} more evidence lines; --output ndjson shows all)`));
-    }
+    for (const f of list) out.push(...findingLines(f, o));
     out.push('');
   }
   return out.join('\n');
@@ -158,15 +163,7 @@ export function incidentsToText(incidents: readonly Incident[], o: TextOptions):
     const addrs = incidentAddresses(inc);
     const countries = incidentCountries(inc);
     if (addrs.length) out.push(c.dim(`  from ${sanitize(addrs.slice(0, 8).join(', '))}${addrs.length > 8 ? ` and ${addrs.length - 8} more` : ''}${countries.length ? ` (${sanitize(countries.join(', '))})` : ''}`));
-    for (const f of inc.signals) {
-      out.push(`  ${c.dim(formatLocal(f.at, o.timezone))}  ${paint(c, f.severity, f.severity.padEnd(8))} ${f.rule}: ${sanitize(f.message)}`);
-      for (const e of f.evidence.slice(0, o.evidenceLines)) {
-        const text = sanitize(e.text);
-        const cut = text.length > o.width ? `${text.slice(0, o.width - 1)}…` : text;
-        out.push(c.dim(`      ${sanitize(e.source)}:${e.lineNo}: ${cut}`));
-      }
-      if (f.evidence.length > o.evidenceLines) out.push(c.dim(`      (${f.evidence.length - o.evidenceLines} more evidence lines; --output ndjson shows all)`));
-    }
+    for (const f of inc.signals) out.push(...findingLines(f, o));
     if (inc.findings > inc.signals.length) out.push(c.dim(`  (${inc.findings - inc.signals.length} more signals of the same kinds)`));
     const advice = incidentAdvice(inc);
     if (advice.length) out.push(`  ${c.bold('what to do:')} ${advice.join('; ')}`);

@@ -19,7 +19,7 @@ import { InputError, openInput, readLineBatches } from '../sources/lines.js';
 import type { Io } from './io.js';
 import { formatLocal } from './output.js';
 import { Progress, progressWanted } from './progress.js';
-import { OPEN_TTL_MS } from './scan.js';
+import { OPEN_TTL_MS } from './adhoc.js';
 
 export interface ParseOptions {
   config?: string | undefined;

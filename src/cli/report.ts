@@ -6,18 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { Chalk, supportsColor } from 'chalk';
-import { loadConfig, type Config } from '../config/load.js';
-import { now } from '../core/clock.js';
+import type { Config } from '../config/load.js';
 import { EXIT, UsageError } from '../core/errors.js';
-import { hostTimezone, isValidTimezone } from '../core/time.js';
 import { ReportAggregator } from '../report/aggregate.js';
 import { reportToHtml } from '../report/html.js';
-import { REPORT_FORMATS, reportToNdjson, reportToText, reportToTsv, type ReportFormat } from '../report/render.js';
+import { REPORT_FORMATS, reportToNdjson, reportToText, reportToTsv } from '../report/render.js';
 import { InputError } from '../sources/lines.js';
 import { colourLevel, type Io } from './io.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
-import { OPEN_TTL_MS } from './scan.js';
-import { parseTimeArg } from './time-args.js';
+import { adhocSetup, checkChoice, OPEN_TTL_MS } from './adhoc.js';
 import { boundHeapGrowth } from '../core/heap.js';
 
 export interface ReportOptions {
@@ -89,18 +86,10 @@ function version(): string {
 
 export async function runReport(files: readonly string[], o: ReportOptions, io: Io): Promise<number> {
   boundHeapGrowth();
-  if (!(REPORT_FORMATS as readonly string[]).includes(o.output)) throw new UsageError(`--output: "${o.output}" is not one of ${REPORT_FORMATS.join(', ')}`);
-  const format = o.output as ReportFormat;
+  const format = checkChoice('--output', o.output, REPORT_FORMATS);
   if (!/^\d+$/.test(o.top)) throw new UsageError(`--top: "${o.top}" is not a whole number (0 for every account)`);
   const top = Number(o.top);
-  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
-  const config = loadConfig(o.config);
-  const tz = o.timezone ?? config.timezone ?? hostTimezone();
-  const clock = now();
-  const since = o.since !== undefined ? parseTimeArg('--since', o.since, clock) : undefined;
-  const until = o.until !== undefined ? parseTimeArg('--until', o.until, clock) : undefined;
-  const inputs = files.length > 0 ? files : ['-'];
-  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
+  const { config, timezone: tz, since, until, inputs } = adhocSetup(files, o, io);
   const defaultDomain = o.defaultDomain ?? config.defaultDomain;
 
   const internal = [...o.internalDomains.flatMap((d) => d.split(',')).map((d) => d.trim().toLowerCase()).filter((d) => d !== '')];

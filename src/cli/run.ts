@@ -13,13 +13,24 @@ import { statSync } from 'node:fs';
 import { loadConfig, type Config } from '../config/load.js';
 import { EXIT, UsageError } from '../core/errors.js';
 import { planRead } from '../sources/cursor.js';
-import { acquireLock, LockedError, peekState } from '../state/store.js';
+import { acquireLock, LockedError, peekState, type Lock } from '../state/store.js';
 import type { Io } from './io.js';
 import { passwordFileWarning } from './check-config.js';
 import type { OutputFormat } from './output.js';
 
 /** Another run holds the lock: nothing was done. */
 export const EXIT_LOCKED = 4;
+
+/** The state's lock, or undefined (said on stderr) when another run holds it: exit EXIT_LOCKED. */
+export function lockOrSay(statePath: string, io: Pick<Io, 'err'>): Lock | undefined {
+  try {
+    return acquireLock(statePath);
+  } catch (e) {
+    if (!(e instanceof LockedError)) throw e;
+    io.err(e.message);
+    return undefined;
+  }
+}
 
 export interface RunOptions {
   readonly config: string;
@@ -78,16 +89,8 @@ export async function runCron(o: RunOptions, io: Io): Promise<number> {
   const pw = passwordFileWarning(config);
   if (pw) io.err(pw);
   const statePath = config.state.path;
-  let lock;
-  try {
-    lock = acquireLock(statePath);
-  } catch (e) {
-    if (e instanceof LockedError) {
-      io.err(e.message);
-      return EXIT_LOCKED;
-    }
-    throw e;
-  }
+  const lock = lockOrSay(statePath, io);
+  if (!lock) return EXIT_LOCKED;
   try {
     fault('after-lock');
     // --verbose reports every log's (empty) statistics: the full run does that.

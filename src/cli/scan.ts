@@ -4,17 +4,15 @@
  * `--min-severity`. Exit: 0 nothing found, 1 findings, 2 usage/config, 3 an input failed.
  */
 import { Chalk, supportsColor } from 'chalk';
-import { loadConfig, resolveContext, type Config } from '../config/load.js';
-import { now } from '../core/clock.js';
-import { EXIT, UsageError } from '../core/errors.js';
+import { resolveContext } from '../config/load.js';
+import { EXIT } from '../core/errors.js';
 import type { InputSummary } from '../core/pipeline.js';
-import { hostTimezone, isValidTimezone } from '../core/time.js';
 import { SEVERITY_RANK, type Finding, type Severity } from '../core/types.js';
 import { createEngine } from '../rules/engine.js';
 import { InputError } from '../sources/lines.js';
 import { incidentsToText, incidentToNdjsonLine, incidentToTsvLine, OUTPUT_FORMATS, toNdjsonLine, toText, toTsvLine } from './output.js';
 import { IncidentTracker, type Incident } from '../alerts/incidents.js';
-import { parseTimeArg } from './time-args.js';
+import { adhocSetup, checkChoice, OPEN_TTL_MS } from './adhoc.js';
 import { Progress, progressWanted, trackedInput } from './progress.js';
 import { colourLevel, type Io } from './io.js';
 import { sanitize } from '../core/sanitize.js';
@@ -38,15 +36,7 @@ export interface ScanOptions {
   progress?: boolean | undefined;
 }
 
-/** Open messages are kept this long in log time: Postfix's default queue lifetime. */
-export const OPEN_TTL_MS = 5 * 24 * 3600 * 1000;
-
 const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
-
-function checkChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag}: "${value}" is not one of ${choices.join(', ')}`);
-  return value as T;
-}
 
 
 
@@ -74,14 +64,7 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
   boundHeapGrowth();
   const format = checkChoice('--output', o.output, OUTPUT_FORMATS);
   const minSeverity = checkChoice('--min-severity', o.minSeverity, SEVERITIES);
-  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
-  const config: Config = loadConfig(o.config);
-  const tz = o.timezone ?? config.timezone ?? hostTimezone();
-  const clock = now();
-  const since = o.since !== undefined ? parseTimeArg('--since', o.since, clock) : undefined;
-  const until = o.until !== undefined ? parseTimeArg('--until', o.until, clock) : undefined;
-  const inputs = files.length > 0 ? files : ['-'];
-  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
+  const { config, timezone: tz, since, until, inputs } = adhocSetup(files, o, io);
 
   // NDJSON and TSV stream each verdict as it is reached, so memory does not grow with
   // their number; text is grouped and so has to hold them.

@@ -6,12 +6,11 @@ import { readFileSync, renameSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { now } from '../core/clock.js';
 import { EXIT } from '../core/errors.js';
-import { acquireLock, LockedError } from '../state/store.js';
 import { StateSchema, type State } from '../state/schema.js';
 import type { Io } from './io.js';
 import { formatLocal } from './output.js';
 import { hostTimezone } from '../core/time.js';
-import { EXIT_LOCKED } from './run.js';
+import { EXIT_LOCKED, lockOrSay } from './run.js';
 
 /** Entries in a rule's or parser's saved state: the length of its first list. */
 function entries(x: unknown): number {
@@ -74,16 +73,8 @@ export async function runStateShow(configPath: string, io: Io): Promise<number> 
 
 export function runStateReset(configPath: string, io: Io): number {
   const config = loadConfig(configPath);
-  let lock;
-  try {
-    lock = acquireLock(config.state.path);
-  } catch (e) {
-    if (e instanceof LockedError) {
-      io.err(e.message);
-      return EXIT_LOCKED;
-    }
-    throw e;
-  }
+  const lock = lockOrSay(config.state.path, io);
+  if (!lock) return EXIT_LOCKED;
   try {
     const aside = `${config.state.path}.reset-${new Date(now()).toISOString().replace(/[:.]/g, '-')}`;
     try {
