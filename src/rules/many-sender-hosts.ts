@@ -20,7 +20,7 @@ import { SEVERITY_RANK, type Evidence } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
 import {
-  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, keepRecent, latestOf, networkOf, parseClient, severityOfRank, trustedFor,
+  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank, trustedFor,
   type ClientAddress,
 } from './rule-support.js';
 
@@ -164,7 +164,7 @@ export const manySenderHosts = defineRule({
         for (const [k, h] of a.hosts) if (h.t <= a.now - windowSec) a.hosts.delete(k);
         a.hosts.set(key, hostOf(c, sec));
         capMap(a.hosts, MAX_HOSTS);
-        keepRecent(a.recent, r.evidence.slice(0, 1), EVIDENCE_KEPT);
+        pushRecent(a.recent, r.evidence[0], EVIDENCE_KEPT);
         const counts = countsOf(a.hosts);
         const { rank, why } = rankOf(counts, opts);
         if (rank < 0) {

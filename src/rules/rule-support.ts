@@ -8,10 +8,10 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
 import { ipv4Number } from '../core/net.js';
-import { formatIpv6, ipv6Groups, parseClient, type ClientAddress } from './client-address.js';
+import { formatIpv6, parseClient, type ClientAddress } from './client-address.js';
 import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
-export { formatIpv6, ipv6Groups, parseClient, type ClientAddress };
+export { formatIpv6, parseClient, type ClientAddress };
 
 /** Severity of a SEVERITY_RANK value (0 info, 1 warning, 2 critical). */
 export function severityOfRank(rank: number): Severity {
@@ -270,10 +270,10 @@ export function pushRecent<E>(list: E[], add: E | undefined, max: number): void 
   while (list.length > max) list.shift();
 }
 
-/** Appends to a bounded list of recent evidence (oldest dropped first). */
-export function keepRecent<E>(list: E[], add: readonly E[], max: number): void {
-  list.push(...add);
-  if (list.length > max) list.splice(0, list.length - max);
+/** Removes the first `n` elements in place (splice would make an array of them). */
+export function dropFront(a: unknown[], n: number): void {
+  a.copyWithin(0, n);
+  a.length -= n;
 }
 
 /** The latest of many times (0 for none): where "now" is for pruning a snapshot. */

@@ -14,7 +14,7 @@ import { SEVERITY_RANK, type Evidence, type Severity, type Submission } from '..
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
-import { evidenceForState, EvidenceSchema, packLines, PackedLinesSchema, unpackLines } from './rule-support.js';
+import { dropFront, evidenceForState, EvidenceSchema, packLines, PackedLinesSchema, pushRecent, unpackLines } from './rule-support.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -139,12 +139,6 @@ function compact(c: AccountCounts): void {
   c.heads = c.heads.map((h) => h - minHead);
 }
 
-/** Removes the first `n` elements in place (splice would make an array of them). */
-function dropFront(a: number[], n: number): void {
-  a.copyWithin(0, n);
-  a.length -= n;
-}
-
 /**
  * Adds one message at second `sec` and slides every window.
  *
@@ -264,11 +258,7 @@ export const sendsPerAccount = defineRule({
           accounts.set(s.account, c);
         }
         addMessage(c, opts.windows, Math.floor(s.at / 1000), s.recipientCount);
-        for (let i = 0; i < s.evidence.length && i < 3; i++) {
-          const e = s.evidence[i];
-          if (e) c.recent.push(e);
-        }
-        while (c.recent.length > EVIDENCE_KEPT) c.recent.shift();
+        for (let i = 0; i < s.evidence.length && i < 3; i++) pushRecent(c.recent, s.evidence[i], EVIDENCE_KEPT);
 
         const factor = overrides.length === 0 ? 1 : factorOf(s.account);
         // The highest level any window's count reaches, and the first window and metric that reach it.
