@@ -191,7 +191,6 @@ export const authFailures = defineRule({
     const keepMs = Math.max(W * MINUTE_MS, successMs);
     const sprayRank = opts.spraying === 'warning' ? SEVERITY_RANK.warning : SEVERITY_RANK.info;
 
-
     const distinctAccounts = (a: AddressState, end: number): number => {
       let n = 0;
       for (const m of a.accts?.values() ?? []) if (m > end - W) n++;

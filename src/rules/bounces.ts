@@ -22,7 +22,7 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule, type Emit } from './types.js';
-import { capMap, describeMinutes, evidenceForState, EvidenceSchema, hash32Lower, latestOf, percent, pushRecent, severityOfRank } from './rule-support.js';
+import { capMap, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, latestOf, percent, pushRecent, severityOfRank } from './rule-support.js';
 
 const Share = z.number().positive().max(1);
 
@@ -119,10 +119,7 @@ function prune(a: AccountBounces, windowSec: number): void {
   const edgeMin = Math.floor(edge / 60);
   let n = 0;
   while (n < a.sent.length && (a.sent[n] ?? 0) <= edgeMin) n += 2;
-  if (n > 0) {
-    a.sent.copyWithin(0, n);
-    a.sent.length -= n;
-  }
+  if (n > 0) dropFront(a.sent, n);
   if (a.bounced.size === 0) return;
   // Insertion order is time order except for late records, which stay a little longer.
   for (const [h, t] of a.bounced) {
@@ -236,9 +233,10 @@ export const bounces = defineRule({
         if (calm(c, opts)) a.level = -1;
         return;
       }
+      if (rank <= a.level) return;
       // Only lines of bounces still in the window are quoted, and a finding needs one.
-      if (rank <= a.level || !a.recent.some(([h]) => a.bounced.has(h))) return;
       const evidence = a.recent.filter(([h]) => a.bounced.has(h)).map(([, e]) => e);
+      if (evidence.length === 0) return;
       a.level = rank;
       const critical = rank === SEVERITY_RANK.critical;
       const why = by === 'count'
