@@ -12,6 +12,7 @@ import {
   activeAccount, chance, externalAddress, hex, int, internetIp, makeAccounts, mulberry32, pick, reportedAccount, standardHijacks,
   type Account, type Hijack, type LogSource, type Random, type Step,
 } from './world.js';
+import { xmlAttr } from '../helpers/mta-entries.js';
 import { MONTHS, pad2 } from './postfix-log.js';
 
 export type MtaFormat = 1 | 4;
@@ -62,17 +63,13 @@ function isoStamp(ms: number): string {
 
 const col = (s: string): string => s.padEnd(12);
 
-function xmlEscape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
 function renderConnection(format: MtaFormat, at: number, c: Connection): string {
   if (format === 4) {
     const attrs: [string, string | undefined][] = [
       ['ts', isoStamp(at)], ['no', 'mta1'], ['pi', c.process], ['sc', c.channel], ['dr', '+'], ['ac', c.action], ['tr', c.transport],
       ['ap', c.application], ['mi', c.message], ['us', c.login], ['di', c.diagnostic],
     ];
-    return `<co ${attrs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${xmlEscape(v ?? '')}"`).join(' ')}/>`;
+    return `<co ${attrs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${xmlAttr(v ?? '')}"`).join(' ')}/>`;
   }
   const tail = [c.message, c.login, c.diagnostic].filter((x) => x !== undefined).join(' ');
   return `${classicStamp(at)} ${c.process} ${col(c.channel)} ${col('+')} ${c.action} ${c.transport} ${c.application}${tail ? ` ${tail}` : ''}`;
@@ -86,7 +83,7 @@ function renderMessage(format: MtaFormat, at: number, m: MessageRecord): string 
       ['us', m.username], ['ss', m.source],
       ['tr', m.remote?.transport], ['di', m.remote?.reply],
     ];
-    return `<en ${attrs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${xmlEscape(v ?? '')}"`).join(' ')}/>`;
+    return `<en ${attrs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${xmlAttr(v ?? '')}"`).join(' ')}/>`;
   }
   const head = `${classicStamp(at)} ${m.process} ${col(m.srcChannel)} ${col(m.dstChannel)} ${m.entry} ${m.size} ${m.from} rfc822;${m.origTo} ${m.to} ${m.file} <${m.messageId}> ${m.username}`;
   if (m.source !== undefined) return `${head} ${m.source}`;

@@ -3,6 +3,7 @@
  * accounts (each with a home address it normally sends from) and the outside world.
  * Deterministic: the same seed always gives the same accounts in the same order.
  */
+import { mulberry32, type Random } from '../helpers/random.js';
 
 /** Start of every generated log: Monday 4 March 2024, 00:00 UTC. */
 export const START_MS = Date.UTC(2024, 2, 4, 0, 0, 0);
@@ -21,19 +22,7 @@ export const HOME_NETWORKS: readonly string[] = ['198.51.100.0/24', '77.0.0.0/8'
 // ---------------------------------------------------------------------------
 // Seeded randomness
 
-export type Random = () => number;
-
-/** mulberry32: tiny, fast, and good enough to make logs look unplanned. */
-export function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Random };
 
 export function int(rnd: Random, lo: number, hi: number): number {
   return lo + Math.floor(rnd() * (hi - lo + 1));

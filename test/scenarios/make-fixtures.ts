@@ -10,19 +10,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type MtaEntry, sourceText, xmlAttr } from '../helpers/mta-entries.js';
 import { repoPath } from '../helpers/paths.js';
-
-/** Mulberry32: small, seeded, good enough for shuffling test traffic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/random.js';
 
 interface Msg {
   at: number;
@@ -277,45 +267,6 @@ function mtaIso(at: number): string {
   return `${y}-${pad(mo + 1)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(cs)}`;
 }
 
-/** One message-transaction entry (E, D, R …), before it is written in a LOG_FORMAT. */
-interface MtaEn {
-  readonly type: 'en';
-  readonly at: number;
-  readonly process: string;
-  readonly src: string;
-  readonly dst?: string;
-  readonly entry: string;
-  readonly size: number;
-  readonly from: string;
-  readonly origTo: string;
-  readonly to: string;
-  readonly file: string;
-  readonly msgId: string;
-  /** `*login` after SMTP AUTH, else the MTA's own account. */
-  readonly user: string;
-  /** LOG_CONNECTION source system: `helo (rdns [ip])` or `helo ([ip])`. */
-  readonly source?: { readonly helo: string; readonly rdns?: string; readonly ip: string };
-  /** Dequeue to a remote MTA: its name and the TCP transport. */
-  readonly remote?: { readonly host: string; readonly transport: string };
-  readonly diag?: string;
-}
-
-/** One connection entry (O, U, C). */
-interface MtaCo {
-  readonly type: 'co';
-  readonly at: number;
-  readonly process: string;
-  readonly channel: string;
-  readonly entry: string;
-  readonly transport: string;
-  readonly app: string;
-  readonly summary?: string;
-  readonly login?: string;
-  readonly diag?: string;
-}
-
-type MtaEntry = MtaEn | MtaCo;
-
 /** Which optional LOG_* fields the site turned on, per format (sites differ; so do these). */
 interface MtaLayout {
   readonly format: 1 | 2 | 3 | 4;
@@ -441,15 +392,6 @@ function mtaSiteDay(sessions: readonly Msg[][], fails: readonly AuthFail[], inbo
 /** 06:00 on the scenario day. */
 function local6(): number {
   return local(6, 0);
-}
-
-/** Escapes an XML attribute value. */
-function xmlAttr(v: string): string {
-  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function sourceText(s: NonNullable<MtaEn['source']>): string {
-  return `${s.helo} (${s.rdns !== undefined ? `${s.rdns} ` : ''}[${s.ip}])`;
 }
 
 /** One entry in LOG_FORMAT 1 (padded columns), 2 (`<>` for empty addresses) or 3 (`N:` counted fields). */

@@ -39,6 +39,7 @@
  *   traveller          Wed and Thu from a hotel network in Spain, normal volume and hours
  *   steady-heavy       ~50 messages every working day
  */
+import { mulberry32, type Random } from '../helpers/random.js';
 
 // ---------------------------------------------------------------------------
 // Time
@@ -58,19 +59,7 @@ export const at = (d: number, h: number, m = 0, s = 0): number => WEEK_START + d
 // ---------------------------------------------------------------------------
 // Seeded randomness
 
-export type Random = () => number;
-
-/** mulberry32: small, seeded, good enough to make traffic look unplanned. */
-export function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Random };
 
 export const int = (r: Random, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 export const chance = (r: Random, p: number): boolean => r() < p;

@@ -10,6 +10,7 @@
  * Each writer returns the lines with their log time, sorted by it (stable, so the lines
  * of one instant keep the order they were written in).
  */
+import { type MtaEntry, sourceText, xmlAttr } from '../helpers/mta-entries.js';
 import { DAY, DOMAIN, MAIL_HOST, OFFSET_MS, SERVER_IP, WEEK_START, hexId, int, mulberry32, pick, chance, type AuthFail, type Client, type InMsg, type OutMsg, type Rcpt, type SiteWeek } from './site.js';
 
 export interface TimedLine {
@@ -337,40 +338,6 @@ export function kerioLines(w: SiteWeek, seed = 2): TimedLine[] {
 
 const QUEUE = '/opt/sun/comms/messaging64/data/queue';
 
-interface MtaEn {
-  readonly type: 'en';
-  readonly at: number;
-  readonly process: string;
-  readonly src: string;
-  readonly dst?: string;
-  readonly entry: string;
-  readonly size: number;
-  readonly from: string;
-  readonly origTo: string;
-  readonly to: string;
-  readonly file: string;
-  readonly msgId: string;
-  readonly user: string;
-  readonly source?: Client;
-  readonly remote?: { readonly host: string; readonly transport: string };
-  readonly diag?: string;
-}
-
-interface MtaCo {
-  readonly type: 'co';
-  readonly at: number;
-  readonly process: string;
-  readonly channel: string;
-  readonly entry: string;
-  readonly transport: string;
-  readonly app: string;
-  readonly summary?: string;
-  readonly login?: string;
-  readonly diag?: string;
-}
-
-type MtaEntry = MtaEn | MtaCo;
-
 export type MtaFormat = 1 | 4;
 
 /**
@@ -494,10 +461,6 @@ export function mtaLines(w: SiteWeek, format: MtaFormat = 1, seed = 3): TimedLin
   return out.sorted();
 }
 
-function sourceText(c: Client): string {
-  return `${c.helo} (${c.rdns !== undefined ? `${c.rdns} ` : ''}[${c.ip}])`;
-}
-
 /** LOG_FORMAT=1: padded columns; an empty envelope From leaves an empty column. */
 function classicLine(e: MtaEntry, stamp: string): string {
   const col = (s: string): string => s.padEnd(12);
@@ -513,10 +476,6 @@ function classicLine(e: MtaEntry, stamp: string): string {
   if (e.remote) f.push(e.remote.host, `dns;${e.remote.host}`, `(${e.remote.transport})`);
   if (e.diag !== undefined) f.push(e.diag);
   return `${stamp} ${e.process} ${col(e.src)} ${col(e.dst ?? '')} ${e.entry} ${f.join(' ')}`;
-}
-
-function xmlAttr(v: string): string {
-  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** LOG_FORMAT=4: one XML element per line, attributes by name. */
