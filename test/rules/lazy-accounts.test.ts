@@ -1,0 +1,113 @@
+/**
+ * LazyAccounts: rows decoded only when asked for, written back as read otherwise, in
+ * the order one eagerly restored map would keep.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateRawSync } from 'node:zlib';
+import { LazyAccounts, savedRows, TextPacker, type SavedRow } from '../../src/rules/lazy-accounts.js';
+
+interface Entry { n: number; at: number }
+
+const decodeCounting = (calls: string[]) => (text: string, account: string): Entry | undefined => {
+  calls.push(account);
+  if (text === 'bad') return undefined;
+  const [n, at] = text.split(',').map(Number);
+  return n === undefined || at === undefined ? undefined : { n, at };
+};
+const encode = (e: Entry): string => `${e.n},${e.at}`;
+const keepAll = (): boolean => true;
+
+describe('LazyAccounts', () => {
+  const rows: SavedRow[] = [['a', 10, '1,10'], ['b', 20, '2,20'], ['c', 30, 'bad'], ['d', 40, '4,40']];
+
+  it('decodes only the accounts asked for, and saves the others byte for byte', () => {
+    const calls: string[] = [];
+    const m = new LazyAccounts(decodeCounting(calls), rows);
+    const b = m.get('b');
+    assert.deepEqual(b, { n: 2, at: 20 });
+    if (b) b.n = 7;
+    assert.deepEqual(calls, ['b']);
+    assert.deepEqual(m.rows((e) => e.at, keepAll, encode), [['a', 10, '1,10'], ['b', 20, '7,20'], ['c', 30, 'bad'], ['d', 40, '4,40']]);
+    // A decoded entry stays decoded: asked again, it is the same object.
+    assert.equal(m.get('b'), b);
+    assert.deepEqual(calls, ['b']);
+  });
+
+  it('keeps map order: a decoded account keeps its place, a new one goes last', () => {
+    const m = new LazyAccounts(decodeCounting([]), rows);
+    m.get('d');
+    m.set('e', { n: 5, at: 50 });
+    m.get('a');
+    assert.deepEqual([...m.keys()], ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(m.rows((e) => e.at, keepAll, encode).map((r) => r[0]), ['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('drops an account whose text does not decode, as an eager restore would', () => {
+    const m = new LazyAccounts(decodeCounting([]), rows);
+    assert.equal(m.get('c'), undefined);
+    assert.equal(m.has('c'), false);
+    assert.equal(m.size, 3);
+    assert.deepEqual([...m.entries()].map(([k]) => k), ['a', 'b', 'd']);
+  });
+
+  it('prunes by stamp without decoding, and the latest stamp counts undecoded rows', () => {
+    const calls: string[] = [];
+    const m = new LazyAccounts(decodeCounting(calls), rows);
+    m.set('e', { n: 5, at: 35 });
+    assert.equal(m.latest((e) => e.at), 40);
+    const kept = m.rows((e) => e.at, (stamp) => stamp >= 25, encode);
+    assert.deepEqual(kept.map((r) => r[0]), ['c', 'd', 'e']);
+    assert.deepEqual(calls, []);
+  });
+
+  it('encode may drop a decoded entry', () => {
+    const m = new LazyAccounts(decodeCounting([]), rows);
+    m.get('a');
+    assert.deepEqual(m.rows((e) => e.at, keepAll, (e) => (e.n === 1 ? undefined : encode(e))).map((r) => r[0]), ['b', 'c', 'd']);
+  });
+
+  it('savedRows accepts rows and refuses anything else whole', () => {
+    assert.deepEqual(savedRows(JSON.parse(JSON.stringify(rows))), rows);
+    assert.deepEqual(savedRows([]), []);
+    for (const bad of [undefined, {}, [['a', 1]], [['a', '1', 'x']], [[1, 1, 'x']], [['a', 1, 2]], [['a', null, 'x']], [rows[0], 'x']]) {
+      assert.equal(savedRows(bad), undefined, JSON.stringify(bad));
+    }
+  });
+});
+
+describe('TextPacker', () => {
+  const line = (i: number): string => `Mar  4 0${i % 10}:26:49 smtp2 postfix/submission/smtpd[${7000 + i}]: 2A13A4D36${i}: client=unknown[203.0.113.${i % 250}], sasl_method=PLAIN, sasl_username=user${i}@example.edu`;
+  const texts = Array.from({ length: 200 }, (_, i) => JSON.stringify([line(i), line(i + 1), line(i + 2)]));
+
+  it('gives back what it packed, also after its dictionary went through a state file', () => {
+    const p = TextPacker.fromSamples(texts);
+    const again = TextPacker.fromSaved(JSON.parse(JSON.stringify(p.saved())));
+    assert.ok(again);
+    for (const t of [texts[0] ?? '', texts[199] ?? '', '', 'ünïcödé \u2028 "quoted"']) assert.equal(again.unpack(p.pack(t)), t);
+  });
+
+  it('packs a site\'s rows smaller than deflate alone', () => {
+    const p = TextPacker.fromSamples(texts.slice(0, 100));
+    let withDict = 0;
+    let plain = 0;
+    for (const t of texts.slice(100)) {
+      withDict += p.pack(t).length;
+      plain += deflateRawSync(t).toString('base64').length;
+    }
+    assert.ok(withDict * 2 < plain, `${withDict} vs ${plain}`);
+  });
+
+  it('a damaged row or another dictionary gives undefined, not an exception', () => {
+    const p = TextPacker.fromSamples(texts);
+    const other = TextPacker.fromSamples(['something else entirely']);
+    const packed = p.pack(texts[5] ?? '');
+    assert.equal(p.unpack('!!not base64 at all'), undefined);
+    assert.equal(p.unpack(packed.slice(0, 10)), undefined);
+    assert.notEqual(other.unpack(packed), texts[5]);
+  });
+
+  it('refuses a saved dictionary that is not one', () => {
+    for (const bad of [undefined, 1, {}, 'x'.repeat(20_000)]) assert.equal(TextPacker.fromSaved(bad), undefined);
+  });
+});
