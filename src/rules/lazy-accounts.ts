@@ -94,6 +94,11 @@ export class LazyAccounts<E extends object> {
     }
   }
 
+  /** Decodes every saved row: before a pass that re-encodes them all. */
+  decodeAll(): void {
+    for (const account of [...this.m.keys()]) this.get(account);
+  }
+
   /** Accounts in order, without decoding. */
   keys(): IterableIterator<string> {
     return this.m.keys();
@@ -124,45 +129,59 @@ export class LazyAccounts<E extends object> {
 // Text packed one account at a time
 
 /** More than one account's text inflates to: a damaged or hostile row is refused, not inflated without end. */
-const MAX_UNPACKED_CHARS = 4 * 1024 * 1024;
-/** zlib uses at most the last 32 KiB; 8 KiB of sample rows measured within 2 % of that at a sixth of the cost. */
-const DICTIONARY_BYTES = 8 * 1024;
+const MAX_UNPACKED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What the rows of every site look like: one line of each kind a rule quotes, in each log
+ * family, and a finding as the incidents keep it. zlib finds the repeated structure of a
+ * single account's few lines here instead of paying for it in every row. Version 1: a row
+ * packed against it only inflates against it, so it never changes; a better one is
+ * version 2, with version 1 kept to read old rows.
+ */
+const DICTIONARY_V1 = [
+  '{"account":"user@example.com","firstSeen":1709511440861,"lastSeen":1709620628000,"signals":[{"rule":"odd-hours","account":"user@example.com","at":1709511440861,"severity":"info","message":"sent at 00:17 UTC, outside office hours (mon,tue,wed,thu,fri 07:00-19:00 UTC)","data":{"local_time":"00:17","timezone":"UTC","messages":1},"evidence":[{"source":"/var/log/mail.log","lineNo":5227,"text":""}]},',
+  '{"rule":"countries","severity":"warning","message":"2 countries within 4 h: FR, CN (latest CN, 192.0.2.1)","data":{"client_ip":"192.0.2.1","country":"CN","countries":"FR,CN","country_count":2,"new_country":"no","site_usual":"yes","service":"submission"}},',
+  '{"rule":"foreign-sender-host","message":"sent from 192.0.2.1, outside the trusted networks","data":{"client_ip":"192.0.2.1","distinct_foreign_hosts":1}},{"rule":"new-sender-host"},{"rule":"many-sender-hosts"},{"rule":"sends-per-account","message":"75 messages in 1 h (warning at 70)","data":{"window_minutes":60,"metric":"messages","count":75,"messages":75,"recipients":80,"threshold":70}},{"rule":"volume-baseline"},{"rule":"recipient-spread"},{"rule":"bounces"},{"rule":"auth-failures"},{"rule":"from-user-mismatch"}],"score":3,"severity":"critical","findings":4}',
+  '[[0,1001,"Mar  4 02:26:49 mail postfix/submission/smtpd[12345]: 2A13A4D3624: client=unknown[192.0.2.1], sasl_method=PLAIN, sasl_username=user@example.com"],',
+  '[0,1002,"Mar  4 02:26:56 mail postfix/cleanup[34727]: 2A13A4D3624: message-id=<AF355F2866FE13.122B6D@example.com>"],',
+  '[0,1003,"Mar  4 02:27:02 mail postfix/qmgr[2241]: 2A13A4D3624: from=<user@example.com>, size=120126, nrcpt=2 (queue active)"],',
+  '[0,1004,"Mar  4 02:27:03 mail postfix/smtp[1234]: 2A13A4D3624: to=<someone@example.org>, relay=mx.example.org[198.51.100.2]:25, delay=1.2, delays=0.1/0/0.5/0.6, dsn=5.1.1, status=bounced (host said: 550 5.1.1 user unknown)"],',
+  '[0,1005,"Mar  4 02:27:03 mail postfix/smtpd[1234]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=user@example.com"],',
+  '[0,1006,"14-Mar-2024 03:12:45.10 2e2d.5.1 tcp_submit   tcp_local    EEA 3 user@example.com rfc822;a@example.org a@example.org /opt/sun/comms/messaging64/data/queue/tcp_local/004/ZZ0SA3Bq7cC1cY.00 <20240314031244.ABC123@example.com> *user@example.com host.example.net (dsl-17.example.net [198.51.100.17])"],',
+  '[0,1007,"<en ts=\\"2024-07-01T09:30:00.25\\" no=\\"mta1\\" pi=\\"72aa.17f0.25622\\" sc=\\"tcp_submit\\" dc=\\"tcp_local\\" ac=\\"EEA\\" sz=\\"5\\" so=\\"user@example.com\\" od=\\"rfc822;a@example.org\\" de=\\"a@example.org\\" mi=\\"&lt;20240701093000.Q1@example.com&gt;\\" us=\\"*user@example.com\\" ss=\\"host.example.net ([198.51.100.17])\\"/>"],',
+  '[0,1008,"[29/Mar/2026 01:59:55] Sent: Queue-ID: 69c87986-00000201, Recipient: <a@example.org>, Result: relayed, Status: 2.0.0 , Remote-Host: 198.51.100.1, Msg-Id: <s1@example.com>"],',
+  '[0,1009,"[29/Mar/2026 01:59:50] Recv: Queue-ID: 69c87986-00000201, Service: SMTP, From: <user@example.com>, To: <a@example.org>, Size: 1000, Sender-Host: 192.0.2.20, User: user@example.com, SSL: yes, Subject: Re: , Msg-Id: <s1@example.com>"],',
+  '[0,1010,"2024-03-04T00:17:20.861521+00:00 mail postfix/submission/smtpd[304647]: 4BvB306rdk1MVDv: client=host.example.net[192.0.2.1], sasl_method=PLAIN, sasl_username=user@example.com"],',
+  '[0,1011,"2024-03-04T00:17:23.244822+00:00 mail postfix/cleanup[2998151]: 4BvB306rdk1MVDv: message-id=<278F0A6515BE33.226205@example.com>"],',
+  '[0,1012,"2024-03-04T00:17:27.034933+00:00 mail postfix/qmgr[3163066]: 4BvB306rdk1MVDv: from=<user@example.com>, size=28744, nrcpt=1 (queue active)"]]',
+].join('\n');
 
 /**
  * Deflates each account's text (log lines, mostly) on its own, against a preset
- * dictionary of the site's own rows, so a run re-packs only the accounts it touched.
- * Packed one by one without a dictionary, 11,000 accounts' evidence took 7.5 MB; with
- * an 8 KiB dictionary 4.9 MB, against 4.2 MB as one block that every run had to
- * inflate and deflate whole (240 ms).
- *
- * The dictionary is saved with the rows and never changes while they live: a row packed
- * against one dictionary only inflates against it.
+ * dictionary, so a run re-packs only the accounts it touched. On a 12,000-account site,
+ * 11,000 accounts' last lines took 7.5 MB packed one by one, 5.4 MB with this
+ * dictionary, and 4.9 MB with one made of the site's own lines; that last one would
+ * make the state depend on which run wrote it first, and a crashed run followed by a
+ * good one would no longer leave exactly the state one good run leaves.
  */
 export class TextPacker {
+  private static readonly v1 = new TextPacker(Buffer.from(DICTIONARY_V1, 'utf8'));
+
   private constructor(private readonly dictionary: Buffer) {}
 
-  /** A dictionary from the first texts a site writes (their ends: zlib matches the last bytes best). */
-  static fromSamples(samples: Iterable<string>): TextPacker {
-    const parts: string[] = [];
-    let size = 0;
-    for (const s of samples) {
-      parts.push(s);
-      size += s.length;
-      if (size >= DICTIONARY_BYTES) break;
-    }
-    const joined = Buffer.from(parts.join('\n'), 'utf8');
-    return new TextPacker(joined.subarray(Math.max(0, joined.length - DICTIONARY_BYTES)));
+  /** The packer new rows are written with. */
+  static current(): TextPacker {
+    return TextPacker.v1;
   }
 
-  /** The saved dictionary (base64), or undefined when it is not one. */
+  /** The packer a section saved as `dict` was written with, or undefined when unknown. */
   static fromSaved(v: unknown): TextPacker | undefined {
-    if (typeof v !== 'string' || v.length > DICTIONARY_BYTES * 2) return undefined;
-    return new TextPacker(Buffer.from(v, 'base64'));
+    return v === 1 ? TextPacker.v1 : undefined;
   }
 
-  /** For the state file. */
-  saved(): string {
-    return this.dictionary.toString('base64');
+  /** What a section saves as `dict`. */
+  saved(): number {
+    return 1;
   }
 
   pack(text: string): string {
@@ -172,7 +191,7 @@ export class TextPacker {
   /** The text `pack` was given, or undefined for a damaged row. */
   unpack(packed: string): string | undefined {
     try {
-      return inflateRawSync(Buffer.from(packed, 'base64'), { dictionary: this.dictionary, maxOutputLength: MAX_UNPACKED_CHARS * 3 }).toString('utf8');
+      return inflateRawSync(Buffer.from(packed, 'base64'), { dictionary: this.dictionary, maxOutputLength: MAX_UNPACKED_BYTES }).toString('utf8');
     } catch {
       return undefined;
     }

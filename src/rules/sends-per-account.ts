@@ -14,7 +14,8 @@ import { SEVERITY_RANK, type Evidence, type Severity, type Submission } from '..
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
-import { dropFront, evidenceForState, EvidenceSchema, packLines, PackedLinesSchema, pushRecent, unpackLines } from './rule-support.js';
+import { dropFront, evidenceForState, EvidenceSchema, PackedLinesSchema, pushRecent, unpackLines } from './rule-support.js';
+import { LazyAccounts, savedRows, TextPacker, type SavedRow } from './lazy-accounts.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -90,11 +91,155 @@ const SavedAccountSchema = z.tuple([
   z.string(), z.number(), z.number(), z.number(), z.number(), z.number(),
   z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.array(z.number()), z.number(),
 ]);
-type SavedAccount = z.output<typeof SavedAccountSchema>;
 const SnapshotSchema = z.discriminatedUnion('v', [
   z.object({ v: z.literal(1), windows: z.array(z.number()), accounts: z.array(z.tuple([z.string(), CountsSchema.extend({ recent: z.array(EvidenceSchema) })])) }),
   z.object({ v: z.literal(2), windows: z.array(z.number()), evidence: PackedLinesSchema, accounts: z.array(SavedAccountSchema) }),
 ]);
+
+/**
+ * Version 3, for a cron run that touches a few hundred of thousands of accounts: each
+ * account is a row `[account, now, text]` (see LazyAccounts), decoded only when a record
+ * names it. The text is `counts|lines`: the counts `[level, reportedWindow,
+ * reportedMetric (0 messages, 1 recipients), reportedCount, secs, msgs, rcpts, heads,
+ * sumMsgs, sumRcpts]` with seconds counted back from `now`, and the account's recent
+ * lines `[input, line number, text]` packed on their own (TextPacker; `dict` names its
+ * dictionary), the input named by its place in `sources`.
+ */
+interface SavedV3 {
+  readonly rows: SavedRow[];
+  readonly sources: string[];
+  readonly packer: TextPacker;
+}
+
+/** Inputs named by more rows than this are renumbered: rotated file names would otherwise pile up. */
+const MAX_SOURCES = 32;
+
+const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+function readV3(saved: unknown): SavedV3 | undefined {
+  if (typeof saved !== 'object' || saved === null) return undefined;
+  const o = saved as Record<string, unknown>;
+  const rows = savedRows(o.accounts);
+  const packer = TextPacker.fromSaved(o.dict);
+  const sources = o.sources;
+  if (o.v !== 3 || rows === undefined || packer === undefined || !Array.isArray(sources) || !sources.every((x) => typeof x === 'string')) return undefined;
+  return { rows, sources, packer };
+}
+
+/** Writes and reads the accounts' rows; owns the input names and the dictionary they share. */
+class RowCodec {
+  private readonly index = new Map<string, number>();
+
+  constructor(private sources: string[], private readonly packer: TextPacker) {
+    sources.forEach((s, i) => this.index.set(s, i));
+  }
+
+  decode(text: string, now: number): AccountCounts | undefined {
+    const bar = text.indexOf('|');
+    if (bar < 0) return undefined;
+    let counts: unknown;
+    try {
+      counts = JSON.parse(text.slice(0, bar));
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(counts) || counts.length !== 10) return undefined;
+    const [level, reportedWindow, metric, reportedCount, ago, msgs, rcpts, heads, sumMsgs, sumRcpts] = counts as unknown[];
+    if (typeof level !== 'number' || typeof reportedWindow !== 'number' || typeof metric !== 'number' || typeof reportedCount !== 'number'
+      || !isNumbers(ago) || !isNumbers(msgs) || !isNumbers(rcpts) || !isNumbers(heads) || !isNumbers(sumMsgs) || !isNumbers(sumRcpts)) return undefined;
+    const recent = this.decodeLines(text.slice(bar + 1));
+    if (recent === undefined) return undefined;
+    return {
+      secs: ago.map((a) => now - a), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level,
+      reportedWindow, reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent,
+    };
+  }
+
+  private decodeLines(packed: string): Evidence[] | undefined {
+    if (packed === '') return [];
+    const json = this.packer.unpack(packed);
+    if (json === undefined) return undefined;
+    let rows: unknown;
+    try {
+      rows = JSON.parse(json);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(rows)) return undefined;
+    const out: Evidence[] = [];
+    for (const r of rows as unknown[]) {
+      if (!Array.isArray(r) || r.length !== 3) return undefined;
+      const [i, lineNo, line] = r as unknown[];
+      const source = typeof i === 'number' ? this.sources[i] : undefined;
+      if (source === undefined || typeof lineNo !== 'number' || typeof line !== 'string') return undefined;
+      out.push({ source, lineNo, text: line });
+    }
+    return out;
+  }
+
+  encode(c: AccountCounts): string {
+    const counts = JSON.stringify([
+      c.level, c.reportedWindow, c.reportedMetric === 'recipients' ? 1 : 0, c.reportedCount,
+      c.secs.map((t) => c.now - t), c.msgs, c.rcpts, c.heads, c.sumMsgs, c.sumRcpts,
+    ]);
+    return `${counts}|${c.recent.length === 0 ? '' : this.packer.pack(this.linesJson(c.recent))}`;
+  }
+
+  private linesJson(recent: readonly Evidence[]): string {
+    return JSON.stringify(recent.map((e) => {
+      let i = this.index.get(e.source);
+      if (i === undefined) {
+        i = this.sources.length;
+        this.sources.push(e.source);
+        this.index.set(e.source, i);
+      }
+      return [i, e.lineNo, e.text];
+    }));
+  }
+
+  /** Before a snapshot: a fresh list of inputs if too many piled up (every account decoded once, on the rare run that does this). */
+  prepare(accounts: LazyAccounts<AccountCounts>): void {
+    if (this.sources.length <= MAX_SOURCES) return;
+    // Decoded entries are encoded again at the snapshot, against the new list.
+    accounts.decodeAll();
+    this.sources = [];
+    this.index.clear();
+  }
+
+  saved(): { sources: string[]; dict: number } {
+    return { sources: this.sources, dict: this.packer.saved() };
+  }
+}
+
+/** A saved snapshot of any version as accounts; versions 1 and 2 are restored whole (once, on upgrade). */
+function restoreAccounts(saved: unknown, windowsKey: string): { accounts: LazyAccounts<AccountCounts>; lines: RowCodec } {
+  const v3 = readV3(saved);
+  // Saved windows only fit if the configured windows are the same ones.
+  const sameWindows = (w: unknown): boolean => Array.isArray(w) && w.join() === windowsKey;
+  if (v3 !== undefined && sameWindows((saved as { windows?: unknown }).windows)) {
+    const lines = new RowCodec(v3.sources, v3.packer);
+    return { accounts: new LazyAccounts((text, _account, now) => lines.decode(text, now), v3.rows), lines };
+  }
+  const lines = new RowCodec([], TextPacker.current());
+  const accounts = new LazyAccounts<AccountCounts>((text, _account, now) => lines.decode(text, now));
+  const restored = SnapshotSchema.safeParse(saved);
+  if (!restored.success || !sameWindows(restored.data.windows)) return { accounts, lines };
+  const old = restored.data;
+  if (old.v === 1) {
+    for (const [k, v] of old.accounts) accounts.set(k, v);
+    return { accounts, lines };
+  }
+  const evidence = unpackLines(old.evidence);
+  let next = 0;
+  for (const [k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, n] of old.accounts) {
+    accounts.set(k, {
+      secs: secs.map((ago) => now - ago), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level,
+      reportedWindow, reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent: evidence.slice(next, next + n),
+    });
+    next += n;
+  }
+  return { accounts, lines };
+}
 
 function levelOf(count: number, levels: { warning?: number | undefined; critical?: number | undefined } | undefined, factor: number): number {
   if (!levels) return -1;
@@ -218,26 +363,9 @@ export const sendsPerAccount = defineRule({
   options: Options,
   consumes: ['submission'],
   create(opts, _ctx, saved) {
-    const accounts = new Map<string, AccountCounts>();
     const longestSec = Math.max(...opts.windows.map((w) => w.minutes * 60));
-    const restored = SnapshotSchema.safeParse(saved);
-    // Saved windows only fit if the configured windows are the same ones.
-    if (restored.success && restored.data.windows.join() === opts.windows.map((w) => w.minutes).join()) {
-      const saved = restored.data;
-      if (saved.v === 1) {
-        for (const [k, v] of saved.accounts) accounts.set(k, v);
-      } else {
-        const lines = unpackLines(saved.evidence);
-        let next = 0;
-        for (const [k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, n] of saved.accounts) {
-          accounts.set(k, {
-            secs: secs.map((ago) => now - ago), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level,
-            reportedWindow, reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent: lines.slice(next, next + n),
-          });
-          next += n;
-        }
-      }
-    }
+    const windowsKey = opts.windows.map((w) => w.minutes).join();
+    const { accounts, lines } = restoreAccounts(saved, windowsKey);
     const overrides = opts.overrides.map((o) => ({ accounts: new PatternSet(o.accounts), factor: o.factor }));
     const factorCache = new Map<string, number>();
     const factorOf = (account: string): number => {
@@ -325,23 +453,15 @@ export const sendsPerAccount = defineRule({
         });
       },
       snapshot() {
-        let latest = 0;
-        for (const c of accounts.values()) if (c.now > latest) latest = c.now;
-        const kept: SavedAccount[] = [];
-        const lines: Evidence[] = [];
-        for (const [k, c] of accounts) {
-          // An account idle for longer than the longest window has nothing left to count.
-          if (latest - c.now >= longestSec) continue;
+        lines.prepare(accounts);
+        const latest = accounts.latest((c) => c.now);
+        const rows = accounts.rows((c) => c.now, (now) => latest - now < longestSec, (c) => {
           compact(c);
           c.recent = c.recent.map(evidenceForState);
-          kept.push([
-            k, c.now, c.level, c.reportedWindow, c.reportedMetric === 'recipients' ? 1 : 0, c.reportedCount,
-            c.secs.map((t) => c.now - t), c.msgs, c.rcpts, c.heads, c.sumMsgs, c.sumRcpts, c.recent.length,
-          ]);
-          lines.push(...c.recent);
-        }
+          return lines.encode(c);
+        });
         // Accounts first: `state show` counts the first list it finds.
-        return { v: 2, accounts: kept, windows: opts.windows.map((w) => w.minutes), evidence: packLines(lines) };
+        return { v: 3, accounts: rows, windows: opts.windows.map((w) => w.minutes), ...lines.saved() };
       },
     };
   },

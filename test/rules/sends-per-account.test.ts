@@ -9,11 +9,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { burst, checkFindings, type Overrides, HOUR, MINUTE, rcpts, ruleTester, runRule, SECOND, submission, T0, withRuleOptions } from '../helpers/records.js';
-import type { Finding, Submission } from '../../src/core/types.js';
+import type { Evidence, Finding, Submission } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
-import { unpackLines, type PackedLines } from '../../src/rules/rule-support.js';
+import { packLines } from '../../src/rules/rule-support.js';
+import { TextPacker } from '../../src/rules/lazy-accounts.js';
 
 const RULE = 'sends-per-account';
 const opts = (o: Record<string, unknown>): Record<string, unknown> => withRuleOptions(RULE, o);
@@ -306,22 +307,73 @@ describe(`${RULE}: state`, () => {
     assert.deepEqual(rest, whole);
   });
 
-  it('keeps the lines in one packed block, and still reads a version 1 state (lines inline)', () => {
+  type V3 = { v: 3; accounts: [string, number, string][]; sources: string[]; dict: number };
+  /** Version 3's row of the one account as version 2 wrote it, and its lines. */
+  const asV2 = (state: V3): { v2: unknown; lines: Evidence[] } => {
+    const [row] = state.accounts;
+    assert.ok(row);
+    const [account, now, text] = row;
+    const bar = text.indexOf('|');
+    const counts = JSON.parse(text.slice(0, bar)) as [number, number, number, number, number[], number[], number[], number[], number[], number[]];
+    const packer = TextPacker.fromSaved(state.dict);
+    const json = packer?.unpack(text.slice(bar + 1));
+    assert.ok(json !== undefined);
+    const lines = (JSON.parse(json) as [number, number, string][]).map(([i, lineNo, line]) => ({ source: state.sources[i] ?? '?', lineNo, text: line }));
+    return { v2: { v: 2, windows: [10, 60, 1440], evidence: packLines(lines), accounts: [[account, now, ...counts, lines.length]] }, lines };
+  };
+
+  it('packs each account\'s lines on its own, and still reads version 2 (one packed block) and version 1 (lines inline)', () => {
     const records = burst(65, T0, 51 * SECOND);
     const { state } = run(records);
-    const v2 = state as { evidence: PackedLines; accounts: [string, number, number, number, number, number, number[], number[], number[], number[], number[], number[], number][] };
+    const v3 = state as V3;
+    assert.equal(v3.v, 3);
     assert.equal(JSON.stringify(state).includes(records[64]?.evidence[0]?.text ?? '?'), false);
-    const lines = unpackLines(v2.evidence);
+    const { v2, lines } = asV2(v3);
     assert.deepEqual(lines, records.slice(-10).flatMap((r) => r.evidence));
+    const [[k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts]] = (v2 as { accounts: [string, number, number, number, number, number, number[], number[], number[], number[], number[], number[], number][] }).accounts as [[string, number, number, number, number, number, number[], number[], number[], number[], number[], number[], number]];
     const v1 = {
       v: 1, windows: [10, 60, 1440],
-      accounts: v2.accounts.map(([k, now, level, reportedWindow, metric, reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts]) => [k, {
+      accounts: [[k, {
         secs: secs.map((ago) => now - ago), msgs, rcpts, heads, sumMsgs, sumRcpts, now, level, reportedWindow,
         reportedMetric: metric === 1 ? 'recipients' : 'messages', reportedCount, recent: lines,
-      }]),
+      }]],
     };
     const more = burst(5, T0 + 65 * 51 * SECOND, 51 * SECOND);
-    assert.deepEqual(run(more, v1).findings, run(more, state).findings);
-    assert.equal(run(more, v1).findings.length, 1);
+    const expected = run(more, state).findings;
+    assert.equal(expected.length, 1);
+    assert.deepEqual(run(more, v2).findings, expected);
+    assert.deepEqual(run(more, v1).findings, expected);
+    // Read in an old version, the state is written in the new one.
+    assert.equal((run([], v2).state as V3).v, 3);
+  });
+
+  it('writes back the accounts a run did not touch as it read them, and re-packs only the one it did', () => {
+    const many = ['a', 'b', 'c', 'd'].flatMap((name, i) => burst(12, T0 + i * SECOND, 61 * SECOND, { account: `${name}@example.edu` }));
+    many.sort((x, y) => x.at - y.at);
+    const first = run(many).state as V3;
+    assert.deepEqual(run([], first).state, first);
+    const later = run(burst(1, T0 + 13 * 61 * SECOND, SECOND, { account: 'c@example.edu' }), first).state as V3;
+    assert.deepEqual(later.accounts.map((r) => r[0]), first.accounts.map((r) => r[0]));
+    later.accounts.forEach((row, i) => {
+      if (row[0] === 'c@example.edu') assert.notEqual(row[2], first.accounts[i]?.[2]);
+      else assert.deepEqual(row, first.accounts[i]);
+    });
+    assert.equal(later.dict, first.dict);
+  });
+
+  it('a damaged row drops that account only', () => {
+    const many = ['a', 'b'].flatMap((name, i) => burst(70, T0 + i * SECOND, 10 * SECOND, { account: `${name}@example.edu` }));
+    many.sort((x, y) => x.at - y.at);
+    const first = run(many.slice(0, 70)).state as V3;
+    const damaged: V3 = { ...first, accounts: first.accounts.map((r) => (r[0] === 'a@example.edu' ? [r[0], r[1], `${r[2].slice(0, 20)}x`] : r)) };
+    const rest = many.slice(70);
+    const whole = run(rest, first).findings.filter((f) => f.account === 'b@example.edu');
+    assert.ok(whole.length > 0);
+    const after = run(rest, damaged);
+    assert.deepEqual(after.findings.filter((f) => f.account === 'b@example.edu'), whole);
+    // a starts over: its critical becomes a first warning.
+    const severities = (fs: readonly Finding[]): string[] => fs.filter((f) => f.account === 'a@example.edu').map((f) => f.severity);
+    assert.deepEqual(severities(run(rest, first).findings), ['critical']);
+    assert.deepEqual(severities(after.findings), ['warning']);
   });
 });
