@@ -15,6 +15,7 @@
  */
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
+import { LazyAccounts, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
 
 /** Which facts each rule speaks about; rules not listed are a family of their own. */
 export const RULE_FAMILIES: Readonly<Record<string, string>> = {
@@ -175,7 +176,7 @@ function incidentFrom(v: unknown): Incident | undefined {
   return { account: v.account, firstSeen: v.firstSeen, lastSeen: v.lastSeen, signals, score: v.score, severity: v.severity as Severity, findings: v.findings };
 }
 
-/** A saved tracker's open incidents, or undefined when the snapshot is not one. */
+/** A v1 tracker's open incidents (read eagerly), or undefined when the snapshot is not one. */
 export function restoreOpenIncidents(saved: unknown): Incident[] | undefined {
   if (!isObject(saved) || saved.v !== 1 || !Array.isArray(saved.open)) return undefined;
   const out: Incident[] = [];
@@ -187,37 +188,154 @@ export function restoreOpenIncidents(saved: unknown): Incident[] | undefined {
   return out;
 }
 
+/*
+ * Since v2 each open incident is a row [account, lastSeen, text] kept undecoded until a
+ * finding or an alert asks for its account: a cron run touches a few hundred of some
+ * 3,500 open incidents, and decoding and re-encoding all of them (5.8 MB of findings and
+ * evidence lines) was most of what the tracker cost a run. The text is packed against a
+ * dictionary saved with the rows, as evidence lines are most of it.
+ *
+ * text = [firstSeen, score, severity, findings, sources, signals], a signal being
+ * [rule, severity, at, message, data, evidence, account?] and its evidence
+ * [[source index, lineNo, text], ...]: the input path is named once, not per line.
+ */
+type SignalTuple = [string, Severity, number, string, Record<string, string | number>, [number, number, string][], string?];
+
+/** One incident's text before packing, without the account and lastSeen its row holds. */
+function incidentText(inc: Incident): string {
+  const sources: string[] = [];
+  const sourceIndex = (source: string): number => {
+    const k = sources.indexOf(source);
+    return k >= 0 ? k : sources.push(source) - 1;
+  };
+  const signals = inc.signals.map((s): SignalTuple => {
+    const t: SignalTuple = [s.rule, s.severity, s.at, s.message, s.data, s.evidence.map((e) => [sourceIndex(e.source), e.lineNo, e.text])];
+    // Every signal is the incident's own account unless an older snapshot said otherwise.
+    if (s.account !== inc.account) t.push(s.account);
+    return t;
+  });
+  return JSON.stringify([inc.firstSeen, inc.score, inc.severity, inc.findings, sources, signals]);
+}
+
+function dataFrom(v: unknown): Record<string, string | number> | undefined {
+  if (!isObject(v)) return undefined;
+  const data: Record<string, string | number> = {};
+  for (const [k, d] of Object.entries(v)) {
+    if (typeof d !== 'string' && !isNum(d)) return undefined;
+    data[k] = d;
+  }
+  return data;
+}
+
+function evidenceTupleFrom(v: unknown, sources: readonly string[]): Evidence | undefined {
+  if (!Array.isArray(v) || v.length !== 3) return undefined;
+  const [k, lineNo, text] = v as unknown[];
+  const source = typeof k === 'number' ? sources[k] : undefined;
+  if (source === undefined || !isNum(lineNo) || typeof text !== 'string') return undefined;
+  return { source, lineNo, text };
+}
+
+function signalTupleFrom(v: unknown, account: string, sources: readonly string[]): Finding | undefined {
+  if (!Array.isArray(v) || v.length < 6 || v.length > 7) return undefined;
+  const [rule, severity, at, message, rawData, rawEvidence, own] = v as unknown[];
+  const data = dataFrom(rawData);
+  if (typeof rule !== 'string' || !SEVERITIES.has(severity) || !isNum(at) || typeof message !== 'string' || !data
+    || !Array.isArray(rawEvidence) || (own !== undefined && typeof own !== 'string')) return undefined;
+  const evidence: Evidence[] = [];
+  for (const e of rawEvidence as unknown[]) {
+    const ok = evidenceTupleFrom(e, sources);
+    if (!ok) return undefined;
+    evidence.push(ok);
+  }
+  return { rule, account: own ?? account, severity: severity as Severity, at, message, data, evidence };
+}
+
+/** An incident from its row's unpacked text, or undefined for a damaged row (never throws). */
+export function incidentFromText(text: string, account: string, lastSeen: number): Incident | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v) || v.length !== 6) return undefined;
+  const [firstSeen, score, severity, findings, sources, rawSignals] = v as unknown[];
+  if (!isNum(firstSeen) || !isNum(score) || !SEVERITIES.has(severity) || !isNum(findings)
+    || !Array.isArray(sources) || !sources.every((s) => typeof s === 'string') || !Array.isArray(rawSignals)) return undefined;
+  const signals: Finding[] = [];
+  for (const x of rawSignals as unknown[]) {
+    const ok = signalTupleFrom(x, account, sources);
+    if (!ok) return undefined;
+    signals.push(ok);
+  }
+  return { account, firstSeen, lastSeen, signals, score, severity: severity as Severity, findings };
+}
+
+interface Restored {
+  readonly rows: readonly SavedRow[];
+  readonly packer?: TextPacker;
+  readonly eager: readonly Incident[];
+}
+
+/** A saved section in either version; an unusable one restores nothing, as before. */
+function restoreSection(saved: unknown): Restored {
+  if (isObject(saved) && saved.v === 2) {
+    const rows = savedRows(saved.rows);
+    const packer = saved.dict === undefined ? undefined : TextPacker.fromSaved(saved.dict);
+    // Rows without their dictionary cannot be read.
+    if (!rows || (rows.length > 0 && !packer)) return { rows: [], eager: [] };
+    return { rows, eager: [], ...(packer ? { packer } : {}) };
+  }
+  return { rows: [], eager: restoreOpenIncidents(saved) ?? [] };
+}
+
 /**
  * Open incidents per account. `add` folds a finding in (closing the account's previous
  * incident first if it went quiet for longer than the gap); closed incidents go to the
  * sink. Deterministic in log time, so cron runs and one scan agree.
  */
 export class IncidentTracker {
-  private readonly open = new Map<string, Incident>();
+  private readonly open: LazyAccounts<Incident>;
+  /**
+   * Each open incident's lastSeen, in the order of `open`: idle incidents are found (and,
+   * without a sink, closed) without decoding them.
+   */
+  private readonly lastSeen = new Map<string, number>();
+  private packer: TextPacker | undefined;
   private readonly gapMs: number;
   /** No open incident is idle before this log time (lastSeen + gap of the quietest). */
   private idleHorizon = -Infinity;
   private readonly pointsRise: boolean;
 
-  constructor(private readonly o: IncidentOptions, private readonly onClose: (i: Incident) => void, saved?: unknown) {
+  /** `onClose` null: the caller has no use for closed incidents (a cron run), so they are dropped undecoded. */
+  constructor(private readonly o: IncidentOptions, private readonly onClose: ((i: Incident) => void) | null, saved?: unknown) {
     this.gapMs = o.gapMinutes * 60_000;
     this.pointsRise = o.points.info <= o.points.warning && o.points.warning <= o.points.critical;
-    for (const i of restoreOpenIncidents(saved) ?? []) this.open.set(i.account, i);
+    const r = restoreSection(saved);
+    this.packer = r.packer;
+    this.open = new LazyAccounts((text, account, stamp) => {
+      const plain = this.packer?.unpack(text);
+      return plain === undefined ? undefined : incidentFromText(plain, account, stamp);
+    }, r.rows);
+    for (const [account, stamp] of r.rows) this.lastSeen.set(account, stamp);
+    for (const i of r.eager) {
+      this.open.set(i.account, i);
+      this.lastSeen.set(i.account, i.lastSeen);
+    }
   }
 
   add(f: Finding): Incident {
-    let inc = this.open.get(f.account);
-    if (inc && f.at - inc.lastSeen > this.gapMs) {
-      this.open.delete(f.account);
-      this.onClose(inc);
-      inc = undefined;
-    }
+    const seen = this.lastSeen.get(f.account);
+    let inc: Incident | undefined;
+    if (seen !== undefined && f.at - seen > this.gapMs) this.close(f.account);
+    else inc = this.get(f.account);
     if (!inc) {
       inc = { account: f.account, firstSeen: f.at, lastSeen: f.at, signals: [], score: 0, severity: 'info', findings: 0 };
       this.open.set(f.account, inc);
     }
     if (f.at < inc.firstSeen) inc.firstSeen = f.at;
     if (f.at > inc.lastSeen) inc.lastSeen = f.at;
+    this.lastSeen.set(f.account, inc.lastSeen);
     if (inc.lastSeen + this.gapMs < this.idleHorizon) this.idleHorizon = inc.lastSeen + this.gapMs;
     inc.findings++;
     // Trimming keeps each rule's strongest signal, so with points rising with severity no
@@ -244,8 +362,19 @@ export class IncidentTracker {
     return true;
   }
 
+  /** Closes the account's incident; it is decoded only for a sink. */
+  private close(account: string): void {
+    const inc = this.onClose ? this.open.get(account) : undefined;
+    this.open.delete(account);
+    this.lastSeen.delete(account);
+    if (inc) this.onClose?.(inc);
+  }
+
   get(account: string): Incident | undefined {
-    return this.open.get(account);
+    const inc = this.open.get(account);
+    // A damaged row is gone from `open` once asked for.
+    if (!inc) this.lastSeen.delete(account);
+    return inc;
   }
 
   /** Closes incidents quiet for longer than the gap as of log time `now`. */
@@ -253,12 +382,11 @@ export class IncidentTracker {
     // Called after every batch of lines: walk the open incidents only once one can be due.
     if (now <= this.idleHorizon) return;
     let horizon = Infinity;
-    for (const [k, inc] of this.open) {
-      if (now - inc.lastSeen > this.gapMs) {
-        this.open.delete(k);
-        this.onClose(inc);
-      } else if (inc.lastSeen + this.gapMs < horizon) {
-        horizon = inc.lastSeen + this.gapMs;
+    for (const [k, seen] of this.lastSeen) {
+      if (now - seen > this.gapMs) {
+        this.close(k);
+      } else if (seen + this.gapMs < horizon) {
+        horizon = seen + this.gapMs;
       }
     }
     this.idleHorizon = horizon;
@@ -266,13 +394,22 @@ export class IncidentTracker {
 
   /** End of an ad-hoc scan: every open incident is closed. */
   flush(): void {
-    const all = [...this.open.values()].sort((a, b) => a.firstSeen - b.firstSeen);
-    this.open.clear();
-    for (const inc of all) this.onClose(inc);
+    const all = this.onClose ? [...this.open.entries()].map(([, i]) => i).sort((a, b) => a.firstSeen - b.firstSeen) : [];
+    for (const k of [...this.open.keys()]) this.open.delete(k);
+    this.lastSeen.clear();
+    for (const inc of all) this.onClose?.(inc);
   }
 
   snapshot(): unknown {
-    return { v: 1, open: [...this.open.values()] };
+    // Without a saved dictionary every incident is decoded: the first ones written make it.
+    const packer = this.packer ??= TextPacker.fromSamples(this.plainTexts());
+    const rows = this.open.rows((i) => i.lastSeen, () => true, (i) => packer.pack(incidentText(i)));
+    // With no rows left the next run may pick a dictionary from its own incidents.
+    return rows.length === 0 ? { v: 2, rows } : { v: 2, dict: packer.saved(), rows };
+  }
+
+  private *plainTexts(): IterableIterator<string> {
+    for (const [, inc] of this.open.entries()) yield incidentText(inc);
   }
 }
 

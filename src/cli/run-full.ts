@@ -233,7 +233,7 @@ export async function evaluateRun(config: Config, o: RunOptions, io: Io): Promis
   // Each finding joins its account's incident; the incident (not the finding alone)
   // decides whether it is worth a mail.
   const incidentOf = new Map<Finding, Incident>();
-  const tracker = new IncidentTracker(config.incidents, () => undefined, state.incidents);
+  const tracker = new IncidentTracker(config.incidents, null, state.incidents);
   const engine = createEngine(config, resolveContext(config), (f) => {
     findings.push(f);
     incidentOf.set(f, tracker.add(f));

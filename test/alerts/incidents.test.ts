@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { IncidentOptionsSchema, IncidentTracker, restoreOpenIncidents, scoreSignals, type Incident } from '../../src/alerts/incidents.js';
+import { IncidentOptionsSchema, IncidentTracker, restoreOpenIncidents, scoreSignals, type Incident, type IncidentOptions } from '../../src/alerts/incidents.js';
 import type { Finding, Severity } from '../../src/core/types.js';
 
 const O = IncidentOptionsSchema.parse({});
@@ -142,7 +142,8 @@ describe('restoring a saved tracker', () => {
     const t = new IncidentTracker(O, () => undefined);
     t.add(f('odd-hours', 'info', T0));
     t.add(f('countries', 'warning', T0 + 60_000));
-    return JSON.parse(JSON.stringify(t.snapshot())) as { v: number; open: Record<string, unknown>[] };
+    // The v1 snapshot (open incidents as objects) that restoreOpenIncidents reads.
+    return JSON.parse(JSON.stringify({ v: 1, open: [t.get('a@example.edu')] })) as { v: number; open: Record<string, unknown>[] };
   };
 
   it('takes back exactly what was saved, without keys it does not know', () => {
@@ -173,5 +174,150 @@ describe('restoring a saved tracker', () => {
     }
     assert.equal(restoreOpenIncidents(null), undefined);
     assert.equal(restoreOpenIncidents({ v: 1, open: {} }), undefined);
+  });
+});
+
+describe('open incidents as rows (v2), decoded only when asked for', () => {
+  interface Rows { v: number; dict?: string; rows: [string, number, string][] }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what the JSON holds
+  const json = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T;
+  const ACCOUNTS = ['a@x', 'b@x', 'c@x'];
+  const fe = (rule: string, severity: Severity, at: number, account: string, n: number): Finding => ({
+    rule, account, severity, at, message: `${rule} ${severity} #${n}`, data: { client_ip: `10.0.0.${n % 7}`, messages: n },
+    evidence: [{ source: '/var/log/mail.log', lineNo: n, text: `line ${n} of ${account}` }, { source: n % 2 ? '/var/log/mail.log.1' : '/var/log/mail.log', lineNo: n + 1, text: 'next' }],
+  });
+  const site = (): IncidentTracker => {
+    const t = new IncidentTracker(O, () => undefined);
+    ACCOUNTS.forEach((a, k) => {
+      t.add(fe('odd-hours', 'info', T0 + k * 60_000, a, k));
+      t.add(fe('countries', 'warning', T0 + k * 120_000, a, k + 10));
+    });
+    return t;
+  };
+
+  it('a v1 snapshot still restores, gives the incidents it gave before, and is saved again as rows', () => {
+    const v1 = json<unknown>({ v: 1, open: ACCOUNTS.map((a) => site().get(a)) });
+    const eager = restoreOpenIncidents(v1);
+    assert.ok(eager);
+    const closed: Incident[] = [];
+    const t = new IncidentTracker(O, (i) => closed.push(i), v1);
+    for (const inc of eager) assert.deepEqual(t.get(inc.account), inc);
+    const later = new IncidentTracker(O, (i) => closed.push(i), json(t.snapshot()));
+    assert.equal(json<Rows>(later.snapshot()).v, 2);
+    later.add(fe('sends-per-account', 'critical', T0 + 600_000, 'b@x', 99));
+    later.flush();
+    const want: Incident[] = [];
+    const one = site();
+    const wantT = new IncidentTracker(O, (i) => want.push(i), json({ v: 1, open: ACCOUNTS.map((a) => one.get(a)) }));
+    wantT.add(fe('sends-per-account', 'critical', T0 + 600_000, 'b@x', 99));
+    wantT.flush();
+    assert.deepEqual(closed, want);
+  });
+
+  it('restore and snapshot with no findings gives back exactly the same rows and dictionary', () => {
+    const saved = json<Rows>(site().snapshot());
+    assert.equal(saved.rows.length, 3);
+    assert.ok(saved.dict);
+    assert.deepEqual(new IncidentTracker(O, null, saved).snapshot(), saved);
+    const t = new IncidentTracker(O, null, saved);
+    t.closeIdle(T0 + 60_000);
+    assert.deepEqual(t.snapshot(), saved);
+  });
+
+  it('a run touching one account changes only that account\'s row', () => {
+    const saved = json<Rows>(site().snapshot());
+    const t = new IncidentTracker(O, null, saved);
+    t.add(fe('odd-hours', 'critical', T0 + 300_000, 'b@x', 5));
+    const next = json<Rows>(t.snapshot());
+    assert.equal(next.dict, saved.dict);
+    assert.deepEqual(next.rows.map((r) => r[0]), ACCOUNTS);
+    assert.deepEqual([next.rows[0], next.rows[2]], [saved.rows[0], saved.rows[2]]);
+    assert.notEqual(next.rows[1]?.[2], saved.rows[1]?.[2]);
+    assert.equal(next.rows[1]?.[1], T0 + 300_000);
+  });
+
+  it('a damaged row drops only its account; rows without their dictionary drop the section', () => {
+    const saved = json<Rows>(site().snapshot());
+    const row = saved.rows[1];
+    assert.ok(row);
+    // A reserved deflate block type: not inflatable.
+    row[2] = '////';
+    const t = new IncidentTracker(O, () => undefined, saved);
+    assert.equal(t.get('b@x'), undefined);
+    assert.ok(t.get('a@x') && t.get('c@x'));
+    assert.deepEqual(json<Rows>(t.snapshot()).rows.map((r) => r[0]), ['a@x', 'c@x']);
+    // A finding for the damaged account starts a new incident.
+    assert.equal(new IncidentTracker(O, null, saved).add(fe('odd-hours', 'info', T0, 'b@x', 1)).findings, 1);
+    assert.equal(new IncidentTracker(O, null, { v: 2, rows: saved.rows }).get('a@x'), undefined);
+    assert.equal(new IncidentTracker(O, null, { ...saved, dict: 7 }).get('a@x'), undefined);
+    assert.equal(new IncidentTracker(O, null, { ...saved, rows: [['a@x', 1]] }).get('a@x'), undefined);
+  });
+
+  it('without a sink, idle incidents are closed without decoding them', () => {
+    const saved = json<Rows>(site().snapshot());
+    const row = saved.rows[0];
+    assert.ok(row);
+    // Damaged, so decoding it would show: it is dropped either way, but never read.
+    row[2] = 'not base64 deflate';
+    const t = new IncidentTracker(O, null, saved);
+    t.closeIdle(T0 + O.gapMinutes * 60_000 + 120_001);
+    assert.deepEqual(json<Rows>(t.snapshot()).rows.map((r) => r[0]), ['c@x']);
+  });
+
+  it('a busy incident, trimmed to its bounded signals, continues across five runs as in one', () => {
+    const rules = ['odd-hours', 'foreign-sender-host', 'countries', 'sends-per-account'];
+    const finding = (k: number): Finding => fe(rules[k % 4] ?? 'odd-hours', k % 7 === 0 ? 'critical' : 'info', T0 + k * 30_000, 'a@x', k);
+    const one = new IncidentTracker(O, () => undefined);
+    for (let k = 0; k < 200; k++) one.add(finding(k));
+    let saved: unknown;
+    for (let run = 0; run < 5; run++) {
+      const t = new IncidentTracker(O, null, saved);
+      for (let k = run * 40; k < run * 40 + 40; k++) t.add(finding(k));
+      saved = json(t.snapshot());
+    }
+    assert.deepEqual(new IncidentTracker(O, null, saved).get('a@x'), json(one.get('a@x')));
+  });
+
+  const RULES = ['odd-hours', 'foreign-sender-host', 'countries', 'sends-per-account', 'auth-failures', 'no-such-rule'];
+  const SEVERITIES: Severity[] = ['info', 'warning', 'critical'];
+  const step = fc.oneof(
+    fc.record({ add: fc.constant(true), rule: fc.constantFrom(...RULES), severity: fc.constantFrom(...SEVERITIES), minutes: fc.integer({ min: -30, max: 200 }), account: fc.constantFrom(...ACCOUNTS) }),
+    fc.record({ add: fc.constant(false), account: fc.constantFrom(...ACCOUNTS), ms: fc.constantFrom(-1, 0, 1) }),
+  );
+  type Step = typeof step extends fc.Arbitrary<infer S> ? S : never;
+
+  /** Steps split into cron runs, each restoring the last run's snapshot through JSON; one tracker for all when `cuts` is empty. */
+  const play = (o: IncidentOptions, steps: readonly Step[], cuts: ReadonlySet<number>, sink: boolean): { closed: Incident[]; open: (Incident | undefined)[]; scores: [number, Severity][] } => {
+    const closed: Incident[] = [];
+    const scores: [number, Severity][] = [];
+    const gap = o.gapMinutes * 60_000;
+    const make = (saved?: unknown): IncidentTracker => new IncidentTracker(o, sink ? (i) => closed.push(json(i)) : null, saved);
+    let t = make();
+    let now = T0;
+    steps.forEach((s, k) => {
+      if (cuts.has(k)) t = make(json(t.snapshot()));
+      if (s.add) {
+        now = Math.max(now, T0 + s.minutes * 60_000);
+        const inc = t.add(fe(s.rule, s.severity, T0 + s.minutes * 60_000, s.account, k));
+        scores.push([inc.score, inc.severity]);
+      } else {
+        t.closeIdle((t.get(s.account)?.lastSeen ?? now) + gap + s.ms);
+      }
+    });
+    t = make(json(t.snapshot()));
+    return { closed, open: ACCOUNTS.map((a) => { const inc = t.get(a); return inc && json<Incident>(inc); }), scores };
+  };
+
+  it('cron runs restoring from rows close and keep the same incidents as one tracker (property)', () => {
+    const options = fc.record({
+      points: fc.record({ info: fc.integer({ min: 0, max: 8 }), warning: fc.integer({ min: 0, max: 8 }), critical: fc.integer({ min: 0, max: 8 }) }),
+      gapMinutes: fc.integer({ min: 60, max: 400 }),
+    });
+    fc.assert(fc.property(options, fc.array(step, { maxLength: 200 }), fc.uniqueArray(fc.nat(200), { maxLength: 8 }), fc.boolean(), (raw, steps, cutAt, sink) => {
+      const o = IncidentOptionsSchema.parse(raw);
+      const one = play(o, steps, new Set(), sink);
+      const runs = play(o, steps, new Set(cutAt), sink);
+      assert.deepEqual(runs, one);
+    }), { seed: 20261122, numRuns: 200 });
   });
 });
