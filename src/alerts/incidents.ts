@@ -192,8 +192,8 @@ export function restoreOpenIncidents(saved: unknown): Incident[] | undefined {
  * Since v2 each open incident is a row [account, lastSeen, text] kept undecoded until a
  * finding or an alert asks for its account: a cron run touches a few hundred of some
  * 3,500 open incidents, and decoding and re-encoding all of them (5.8 MB of findings and
- * evidence lines) was most of what the tracker cost a run. The text is packed against a
- * dictionary saved with the rows, as evidence lines are most of it.
+ * evidence lines) was most of what the tracker cost a run. The text is packed on its own
+ * (TextPacker; `dict` names its dictionary), as evidence lines are most of it.
  *
  * text = [firstSeen, score, severity, findings, sources, signals], a signal being
  * [rule, severity, at, message, data, evidence, account?] and its evidence
@@ -273,7 +273,7 @@ export function incidentFromText(text: string, account: string, lastSeen: number
 
 interface Restored {
   readonly rows: readonly SavedRow[];
-  readonly packer?: TextPacker;
+  readonly packer: TextPacker;
   readonly eager: readonly Incident[];
 }
 
@@ -281,12 +281,12 @@ interface Restored {
 function restoreSection(saved: unknown): Restored {
   if (isObject(saved) && saved.v === 2) {
     const rows = savedRows(saved.rows);
-    const packer = saved.dict === undefined ? undefined : TextPacker.fromSaved(saved.dict);
+    const packer = TextPacker.fromSaved(saved.dict);
     // Rows without their dictionary cannot be read.
-    if (!rows || (rows.length > 0 && !packer)) return { rows: [], eager: [] };
-    return { rows, eager: [], ...(packer ? { packer } : {}) };
+    if (!rows || !packer) return { rows: [], packer: TextPacker.current(), eager: [] };
+    return { rows, eager: [], packer };
   }
-  return { rows: [], eager: restoreOpenIncidents(saved) ?? [] };
+  return { rows: [], packer: TextPacker.current(), eager: restoreOpenIncidents(saved) ?? [] };
 }
 
 /**
@@ -301,7 +301,7 @@ export class IncidentTracker {
    * without a sink, closed) without decoding them.
    */
   private readonly lastSeen = new Map<string, number>();
-  private packer: TextPacker | undefined;
+  private readonly packer: TextPacker;
   private readonly gapMs: number;
   /** No open incident is idle before this log time (lastSeen + gap of the quietest). */
   private idleHorizon = -Infinity;
@@ -314,7 +314,7 @@ export class IncidentTracker {
     const r = restoreSection(saved);
     this.packer = r.packer;
     this.open = new LazyAccounts((text, account, stamp) => {
-      const plain = this.packer?.unpack(text);
+      const plain = this.packer.unpack(text);
       return plain === undefined ? undefined : incidentFromText(plain, account, stamp);
     }, r.rows);
     for (const [account, stamp] of r.rows) this.lastSeen.set(account, stamp);
@@ -401,15 +401,8 @@ export class IncidentTracker {
   }
 
   snapshot(): unknown {
-    // Without a saved dictionary every incident is decoded: the first ones written make it.
-    const packer = this.packer ??= TextPacker.fromSamples(this.plainTexts());
-    const rows = this.open.rows((i) => i.lastSeen, () => true, (i) => packer.pack(incidentText(i)));
-    // With no rows left the next run may pick a dictionary from its own incidents.
-    return rows.length === 0 ? { v: 2, rows } : { v: 2, dict: packer.saved(), rows };
-  }
-
-  private *plainTexts(): IterableIterator<string> {
-    for (const [, inc] of this.open.entries()) yield incidentText(inc);
+    const rows = this.open.rows((i) => i.lastSeen, () => true, (i) => this.packer.pack(incidentText(i)));
+    return { v: 2, dict: this.packer.saved(), rows };
   }
 }
 

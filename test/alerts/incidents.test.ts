@@ -178,7 +178,7 @@ describe('restoring a saved tracker', () => {
 });
 
 describe('open incidents as rows (v2), decoded only when asked for', () => {
-  interface Rows { v: number; dict?: string; rows: [string, number, string][] }
+  interface Rows { v: number; dict?: number; rows: [string, number, string][] }
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names what the JSON holds
   const json = <T>(v: unknown): T => JSON.parse(JSON.stringify(v)) as T;
   const ACCOUNTS = ['a@x', 'b@x', 'c@x'];
