@@ -442,9 +442,9 @@ function decodeAccount(text: string, now: number): AccountSpread | undefined {
 }
 
 /**
- * What each version-2 snapshot did to every account it saved, for `latest` (the latest
- * account's last message): learn what has left the window by then (the account's next
- * message would do it, with the same result) and forget subjects' old messages.
+ * What a snapshot does to each account it saves, for `latest` (the latest account's
+ * last message): learn what has left the window by then (the account's next message
+ * would do it, with the same result) and forget subjects' old messages.
  */
 function settle(a: AccountSpread, latest: number, windowSec: number, historySec: number, o: Opts): void {
   if (a.now < latest) {
@@ -457,15 +457,12 @@ function settle(a: AccountSpread, latest: number, windowSec: number, historySec:
 }
 
 /**
- * An untouched row is saved as it was, not settled to each later snapshot's latest;
- * decoded, it is settled once to the last one (`latest`), which drops from the windows
- * and subjects what all those snapshots would have (each dropped only what is older
- * than an edge, and the edges only rose). Only learning differs: a snapshot learned
- * what left the window unless it was beyond the history then, and that is never so
- * while snapshots' latests are less than `historySec - windowSec` apart (what left at
- * one was still in the window at the one before), so all is learned here; a longer
- * jump settles the rows that hold a window at once (see snapshot). Subjects are built
- * again, as a version-2 restore built them.
+ * An untouched row is saved as read, not settled by the snapshots since; settling it
+ * once to the last one's `latest` drops what they all would have (edges only rose).
+ * They learned what left the window unless it was beyond the history by then, which
+ * cannot be while snapshots are less than `historySec - windowSec` apart, so all is
+ * learned here; a longer jump settles the rows that hold a window at once (snapshot).
+ * Subjects are built again, as a restore builds them.
  */
 function catchUp(a: AccountSpread, latest: number, windowSec: number, o: Opts): AccountSpread {
   settle(a, latest, windowSec, Infinity, o);
