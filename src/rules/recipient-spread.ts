@@ -27,8 +27,9 @@ import { commonRuleOptions } from '../config/schema.js';
 import { splitAddress } from '../core/address.js';
 import { defineRule, type Emit } from './types.js';
 import {
-  capMap, describeMinutes, fold16, hash32, latestOf, packSet16, percent, severityOfRank, unpackSet16,
+  capMap, describeMinutes, fold16, hash32, packSet16, percent, severityOfRank, unpackSet16,
 } from './rule-support.js';
+import { LazyAccounts, savedRows, type SavedRow } from './lazy-accounts.js';
 
 const Share = z.number().positive().max(1);
 
@@ -163,7 +164,7 @@ interface AccountSpread {
 }
 
 /**
- * Every account of the last two history periods is in it, so it is terse. Per account:
+ * Version 2, read still so that an upgraded site keeps what it learned. Per account:
  * `[account, [first, gen, now, level], known, window recipients, window domains, subjects]`
  * where `known` is four packSet16 strings (recipients current and previous generation,
  * domains the same), a window is flat `[hash, code relative to now, ...]` (the code's
@@ -335,26 +336,145 @@ function newAccount(sec: number): AccountSpread {
   };
 }
 
-function restore(saved: unknown, o: Opts, accounts: Map<string, AccountSpread>): void {
+function restoreV2(saved: unknown, o: Opts, accounts: LazyAccounts<AccountSpread>): void {
   const r = SnapshotSchema.safeParse(saved);
   if (!r.success || r.data.window !== o.windowMinutes) return;
   for (const [k, [first, gen, now, level], known, r1, d1, subs] of r.data.accounts) {
     const [rc, rp, dc, dp] = known.map((x) => new Set(unpackSet16(x)));
-    const winR = unpackWindow(r1, now);
-    const winD = unpackWindow(d1, now);
-    const newOf = (w: Window): number => [...w.codes.values()].filter((c) => c & NEW).length;
     const subjects = new Map<number, Subject>();
-    for (const [h, lv, m, rs] of subs) {
-      const rmap = new Map<number, number>();
-      for (let i = 0; i + 1 < rs.length; i += 2) rmap.set(rs[i] ?? 0, now - (rs[i + 1] ?? 0));
-      subjects.set(h, newSubject(rmap, m.map((x) => now - x), lv));
-    }
-    accounts.set(k, {
-      first, gen, now, level,
-      rcpt: { cur: rc ?? new Set(), prev: rp ?? NONE }, dom: { cur: dc ?? new Set(), prev: dp ?? NONE },
-      winR, winD, newR: newOf(winR), newD: newOf(winD), subjects,
-    });
+    for (const [h, lv, m, rs] of subs) subjects.set(h, subjectOf(rs, m, lv, now));
+    accounts.set(k, accountOf(first, gen, now, level, [rc, rp, dc, dp], unpackWindow(r1, now), unpackWindow(d1, now), subjects));
   }
+}
+
+function accountOf(
+  first: number, gen: number, now: number, level: number, known: readonly (Set<number> | undefined)[],
+  winR: Window, winD: Window, subjects: Map<number, Subject>,
+): AccountSpread {
+  const [rc, rp, dc, dp] = known;
+  const newOf = (w: Window): number => [...w.codes.values()].filter((c) => c & NEW).length;
+  return {
+    first, gen, now, level,
+    rcpt: { cur: rc ?? new Set(), prev: rp ?? NONE }, dom: { cur: dc ?? new Set(), prev: dp ?? NONE },
+    winR, winD, newR: newOf(winR), newD: newOf(winD), subjects,
+  };
+}
+
+/** A saved subject: `rs` flat `[recipient hash, seconds before now, ...]`, `m` seconds before now. */
+function subjectOf(rs: readonly number[], m: readonly number[], level: number, now: number): Subject {
+  const rmap = new Map<number, number>();
+  for (let i = 0; i + 1 < rs.length; i += 2) rmap.set(rs[i] ?? 0, now - (rs[i + 1] ?? 0));
+  return newSubject(rmap, m.map((x) => now - x), level);
+}
+
+// ---------------------------------------------------------------------------
+// Rows (version 3)
+
+/**
+ * Version 3: `{ v: 3, window, latest, accounts }`, `accounts` LazyAccounts rows
+ * `[account, now, text]`, all of them settled (see `settle`) to `latest`, or owing
+ * only what `catchUp` does. `text` is space-separated, without a `"` to escape:
+ * `first gen level rc rp dc dp winR winD subject...`, first and gen counted back from
+ * now, rc...dp the packSet16 strings of version 2, a window `hash,code,...` as in
+ * version 2, a subject `hash:level:second,...:recipient,second,...` (seconds before now).
+ */
+interface SavedV3 { readonly latest: number; readonly rows: SavedRow[] }
+
+function savedV3(saved: unknown, windowMinutes: number): SavedV3 | undefined {
+  if (typeof saved !== 'object' || saved === null) return undefined;
+  const { v, window, latest, accounts } = saved as Record<string, unknown>;
+  if (v !== 3 || window !== windowMinutes || typeof latest !== 'number' || !Number.isFinite(latest)) return undefined;
+  const rows = savedRows(accounts);
+  return rows && { latest, rows };
+}
+
+function encodeAccount(a: AccountSpread): string {
+  const parts = [
+    String(a.now - a.first), String(a.now - a.gen), String(a.level),
+    packSet16(a.rcpt.cur), packSet16(a.rcpt.prev), packSet16(a.dom.cur), packSet16(a.dom.prev),
+    packWindow(a.winR, a.now).join(','), packWindow(a.winD, a.now).join(','),
+  ];
+  for (const [h, s] of a.subjects) {
+    // As version 2: a subject whose messages all left the window is not saved.
+    if (s.m.length === 0) continue;
+    parts.push(`${h}:${s.level}:${s.m.map((x) => a.now - x).join(',')}:${[...s.r].flatMap(([rh, t]) => [rh, a.now - t]).join(',')}`);
+  }
+  return parts.join(' ');
+}
+
+const INT = /^-?\d{1,16}$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function intOf(s: string | undefined): number | undefined {
+  if (s === undefined || !INT.test(s)) return undefined;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function intsOf(s: string | undefined, pairs = false): number[] | undefined {
+  if (s === '') return [];
+  if (s === undefined) return undefined;
+  const out: number[] = [];
+  for (const x of s.split(',')) {
+    const n = intOf(x);
+    if (n === undefined) return undefined;
+    out.push(n);
+  }
+  return pairs && out.length % 2 !== 0 ? undefined : out;
+}
+
+/** The account a row's text holds, as its writer left it; undefined for a damaged row. */
+function decodeAccount(text: string, now: number): AccountSpread | undefined {
+  const f = text.split(' ');
+  const [backFirst, backGen, level] = [intOf(f[0]), intOf(f[1]), intOf(f[2])];
+  const known = f.slice(3, 7);
+  const [r1, d1] = [intsOf(f[7], true), intsOf(f[8], true)];
+  if (backFirst === undefined || backGen === undefined || level === undefined || r1 === undefined || d1 === undefined) return undefined;
+  if (known.length !== 4 || !known.every((k) => BASE64.test(k))) return undefined;
+  const subjects = new Map<number, Subject>();
+  for (const field of f.slice(9)) {
+    const [hs, ls, ms, rs, more] = field.split(':');
+    const [h, lv, m, r] = [intOf(hs), intOf(ls), intsOf(ms), intsOf(rs, true)];
+    if (h === undefined || lv === undefined || m === undefined || r === undefined || more !== undefined) return undefined;
+    subjects.set(h, subjectOf(r, m, lv, now));
+  }
+  return accountOf(now - backFirst, now - backGen, now, level, known.map((k) => new Set(unpackSet16(k))), unpackWindow(r1, now), unpackWindow(d1, now), subjects);
+}
+
+/**
+ * What a snapshot does to each account it saves, for `latest` (the latest account's
+ * last message): learn what has left the window by then (the account's next message
+ * would do it, with the same result) and forget subjects' old messages.
+ */
+function settle(a: AccountSpread, latest: number, windowSec: number, historySec: number, o: Opts): void {
+  if (a.now < latest) {
+    const own = a.now;
+    a.now = latest;
+    prune(a, windowSec, historySec, o);
+    a.now = own;
+  }
+  for (const s of a.subjects.values()) pruneSubject(s, latest - windowSec);
+}
+
+/**
+ * An untouched row is saved as read, not settled by the snapshots since; settling it
+ * once to the last one's `latest` drops what they all would have (edges only rose).
+ * They learned what left the window unless it was beyond the history by then, which
+ * cannot be while snapshots are less than `historySec - windowSec` apart, so all is
+ * learned here; a longer jump settles the rows that hold a window at once (snapshot).
+ * Subjects are built again, as a restore builds them.
+ */
+function catchUp(a: AccountSpread, latest: number, windowSec: number, o: Opts): AccountSpread {
+  settle(a, latest, windowSec, Infinity, o);
+  const subjects = new Map<number, Subject>();
+  for (const [h, s] of a.subjects) if (s.m.length > 0) subjects.set(h, newSubject(s.r, s.m, s.level));
+  a.subjects = subjects;
+  return a;
+}
+
+/** Accounts of rows that may hold a window entry not yet older than `edge`, all entries being at or before the account's now. */
+function recentOf(rows: readonly SavedRow[], edge: number): string[] {
+  return rows.filter((r) => r[1] > edge).map((r) => r[0]);
 }
 
 export const recipientSpread = defineRule({
@@ -363,11 +483,18 @@ export const recipientSpread = defineRule({
   options: Options,
   consumes: ['submission'],
   create(opts, _ctx, saved) {
-    const accounts = new Map<string, AccountSpread>();
-    restore(saved, opts, accounts);
     const windowSec = opts.windowMinutes * 60;
     const historySec = opts.historyDays * 86_400;
     const warmupSec = opts.warmupHours * 3600;
+    const v3 = savedV3(saved, opts.windowMinutes);
+    /** The latest the saved rows are settled to, and the accounts among them that may still hold a window. */
+    let settled = v3?.latest ?? 0;
+    let recent = v3 ? recentOf(v3.rows, settled - windowSec) : [];
+    const accounts = new LazyAccounts<AccountSpread>((text, _account, now) => {
+      const a = decodeAccount(text, now);
+      return a && catchUp(a, settled, windowSec, opts);
+    }, v3?.rows);
+    if (!v3) restoreV2(saved, opts, accounts);
 
     const onSpread = (s: Submission, a: AccountSpread, hashes: readonly number[], count: number, sec: number, idle: boolean, emit: Emit): void => {
       // The window emptied since the last message: whatever episode there was is over.
@@ -482,31 +609,21 @@ export const recipientSpread = defineRule({
         onSubject(s, a, HASHES, count, sec, emit);
       },
       snapshot() {
-        const latest = latestOf([...accounts.values()].map((a) => a.now));
-        const out: unknown[] = [];
-        for (const [k, a] of accounts) {
+        const latest = accounts.latest((a) => a.now);
+        // Beyond what catchUp can tell: settle now, as every snapshot did, the rows whose window this one empties.
+        if (latest - settled >= historySec - windowSec) for (const k of recent) accounts.get(k);
+        const rows = accounts.rows(
+          (a) => a.now,
           // Idle for two history periods: everything it knew has aged out.
-          if (latest - a.now >= 2 * historySec) continue;
-          // Learn what has left the window by now (the account's next message would do it, with the same result).
-          if (a.now < latest) {
-            const own = a.now;
-            a.now = latest;
-            prune(a, windowSec, historySec, opts);
-            a.now = own;
-          }
-          const subjects: [number, number, number[], number[]][] = [];
-          for (const [h, s] of a.subjects) {
-            pruneSubject(s, latest - windowSec);
-            if (s.m.length === 0) continue;
-            subjects.push([h, s.level, s.m.map((x) => a.now - x), [...s.r].flatMap(([rh, t]) => [rh, a.now - t])]);
-          }
-          out.push([
-            k, [a.first, a.gen, a.now, a.level],
-            [packSet16(a.rcpt.cur), packSet16(a.rcpt.prev), packSet16(a.dom.cur), packSet16(a.dom.prev)],
-            packWindow(a.winR, a.now), packWindow(a.winD, a.now), subjects,
-          ]);
-        }
-        return { v: 2, window: opts.windowMinutes, accounts: out };
+          (now) => latest - now < 2 * historySec,
+          (a) => {
+            settle(a, latest, windowSec, historySec, opts);
+            return encodeAccount(a);
+          },
+        );
+        settled = Math.max(settled, latest);
+        recent = recentOf(rows, settled - windowSec);
+        return { v: 3, window: opts.windowMinutes, latest: settled, accounts: rows };
       },
     };
   },

@@ -144,8 +144,9 @@ describe(`${RULE}: learning`, () => {
     assert.ok(rule);
     const inst = rule.instantiate({ maxKnownRecipients: 10, maxKnownDomains: 4 }, resolveContext(parseConfig({ timezone: 'UTC' })));
     for (const r of [...history(), ...spam(3, 10, T0 - DAY), submission({ at: T0 })]) inst.onRecord(r, () => undefined);
-    const snap = JSON.parse(JSON.stringify(inst.snapshot?.())) as { accounts: [string, unknown, string[]][] };
-    const known = snap.accounts[0]?.[2].map((k) => unpackSet16(k).length);
+    const snap = JSON.parse(JSON.stringify(inst.snapshot?.())) as { accounts: [string, number, string][] };
+    // A row's text: `first gen level rc rp dc dp ...`.
+    const known = snap.accounts[0]?.[2].split(' ').slice(3, 7).map((k) => unpackSet16(k).length);
     assert.ok(known);
     assert.ok((known[0] ?? 0) + (known[1] ?? 0) <= 10 && (known[2] ?? 0) + (known[3] ?? 0) <= 4, JSON.stringify(known));
   });
@@ -213,5 +214,100 @@ describe('recipient-spread: hashing as it is read', () => {
       const n = normalised(subject);
       assert.equal(subjectKey(subject), n === '' ? -1 : hash32(n));
     }), { numRuns: 3000 });
+  });
+});
+
+describe(`${RULE}: rows (state version 3)`, () => {
+  type Section = { v: number; latest: number; accounts: [string, number, string][] };
+  const bob = 'bob@example.edu';
+  const instance = (saved?: unknown) => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    return rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })), saved);
+  };
+  /** The section after `records`, read in one run from `saved`, through JSON. */
+  const after = (records: readonly MailRecord[], saved?: unknown): Section => {
+    const inst = instance(saved);
+    for (const r of records) inst.onRecord(r, () => undefined);
+    return JSON.parse(JSON.stringify(inst.snapshot?.())) as Section;
+  };
+  const texts = (s: Section): Map<string, string> => new Map(s.accounts.map(([k, , t]) => [k, t]));
+  const site: MailRecord[] = [
+    ...history(),
+    ...history(T0, { account: bob }),
+    ...['carol', 'dave', 'erin'].flatMap((n, i) => history(T0 + i * HOUR, { account: `${n}@example.edu` })),
+    ...spam(3, 4, T0, { subject: 'Invoice overdue' }),
+    ...spam(2, 4, T0 + 10 * MINUTE, { account: bob }, 700),
+  ].sort((a, b) => a.at - b.at);
+
+  // Written by the eager rule (state version 2) after V2_RECORDS: alice's and bob's windows, and alice's subject, still open.
+  const V2 = {
+    v: 2, window: 60, accounts: [
+      ['alice@example.edu', [1772445600, 1772445600, 1772618520, -1], ['CtAS3YYPxprvY1lS/crs9oIpDGtz2phHt4gyD+BUUQTZIpT3wY7NQ/DIlOIAk/qI', '', 'DWKO5cfDVA==', ''],
+        [39482995, 481, 1152024377, 481, 276954283, 481, 433212245, 481, 2728259627, 241, 3112553065, 241, 667377603, 241, 139647213, 241, 2300154563, 1, 4136467593, 1, 716940843, 1, 4223008839, 1],
+        [3839120757, 481, 1440278684, 481, 857326515, 481, 1575899946, 481, 67859721, 241, 1004979664, 241, 1755341943, 241, 426772334, 241, 1998783597, 1, 1160664468, 1, 1153492800, 1, 853541113, 1],
+        [[2532663144, -1, [120, 60, 0], [39482995, 120, 1152024377, 120, 276954283, 120, 433212245, 120, 2728259627, 60, 3112553065, 60, 667377603, 60, 139647213, 60, 2300154563, 0, 4136467593, 0, 716940843, 0, 4223008839, 0]]]],
+      ['bob@example.edu', [1772617200, 1772617200, 1772617200, -1], ['', '', '', ''], [489778049, 1, 2479834011, 1, 1176542517, 1, 3413325731, 1], [2339305856, 1, 2781684793, 1, 2439946654, 1, 1718526311, 1], []],
+    ],
+  };
+  const V2_RECORDS = [...history(), ...spam(1, 4, T0 - 20 * MINUTE, { account: bob }, 500), ...spam(3, 4, T0, { subject: 'Invoice overdue' })];
+
+  it('a version-2 snapshot still restores, to the findings of one long run', () => {
+    const rest = [
+      ...spam(22, 4, T0 + 3 * MINUTE, { subject: 'Invoice overdue' }, 12),
+      ...spam(20, 4, T0 + 10 * MINUTE, { account: bob, subject: 'Win' }, 600),
+    ].sort((a, b) => a.at - b.at);
+    const whole = brief(inRuns([...V2_RECORDS, ...rest], []));
+    const before = brief(inRuns(V2_RECORDS, [])).length;
+    assert.ok(whole.length > before + 2, whole.join('\n'));
+    assert.deepEqual(brief(inRuns(rest, [], V2)), whole.slice(before));
+    assert.deepEqual(brief(inRuns(rest, [7, 30], V2)), whole.slice(before));
+    assert.equal(after([], V2).v, 3);
+  });
+
+  it('restored and saved with no records between, the rows come back as they were', () => {
+    const saved = after(site);
+    assert.equal(saved.v, 3);
+    assert.equal(saved.accounts.length, 5);
+    assert.deepEqual(after([], saved), saved);
+  });
+
+  it('a run that touches one account changes only that account\'s row', () => {
+    const saved = after(site);
+    const next = after([submission({ account: bob, at: T0 + 3 * HOUR, recipients: ['p1@partner0.example'] })], saved);
+    const [was, now] = [texts(saved), texts(next)];
+    assert.deepEqual([...now.keys()], [...was.keys()]);
+    for (const [k, t] of now) {
+      if (k === bob) assert.notEqual(t, was.get(k));
+      else assert.equal(t, was.get(k), k);
+    }
+  });
+
+  it('a damaged row drops only that account', () => {
+    const saved = after(site);
+    const damaged = { ...saved, accounts: saved.accounts.map(([k, at, t]): [string, number, string] => [k, at, k === bob ? `${t} x:y` : t]) };
+    const without = { ...saved, accounts: saved.accounts.filter(([k]) => k !== bob) };
+    const later = [...spam(25, 10, T0 + 20 * MINUTE, { account: bob }, 3000), ...spam(25, 10, T0 + 20 * MINUTE, {}, 6000)].sort((a, b) => a.at - b.at);
+    const fs = brief(inRuns(later, [], damaged));
+    assert.deepEqual(fs, brief(inRuns(later, [], without)));
+    assert.ok(fs.some((f) => f.startsWith('alice')), fs.join('\n'));
+    for (const bad of ['', 'x', '1 2 3 A A A A 1,2 3', '1 2 3 A A A A 1,2 3,4 5:1:2:3', '1 2 3 A A A A 1,2 3,4 5:1:2,3,4:5,6:7', '1 2 3 A" A A A  ']) {
+      const one = { ...saved, accounts: saved.accounts.map(([k, at, t]): [string, number, string] => [k, at, k === bob ? bad : t]) };
+      assert.deepEqual(brief(inRuns(later, [], one)), fs, bad);
+    }
+  });
+
+  // What the window held is learned at the snapshot after it left, as the eager rule learned it there.
+  const back = (at: number): Submission => submission({ at, recipients: [...contacts(30, 40), ...Array.from({ length: 15 }, (_, i) => `new${i}@elsewhere.test`)] });
+  const ping = (at: number): Submission => submission({ account: bob, at, recipients: ['someone@example.org'] });
+  const runs = (parts: readonly MailRecord[][]): Finding[] => inRuns(parts.flat(), parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).flat().length));
+  const first = [...history(), submission({ at: T0, recipients: contacts(30, 40) })];
+
+  it('a list mailed before a quiet month is known when the account comes back (snapshots between were days apart)', () => {
+    assert.deepEqual(runs([first, [ping(T0 + 2 * HOUR)], [ping(T0 + 12 * DAY)], [ping(T0 + 24 * DAY)], [ping(T0 + 33 * DAY)], [back(T0 + 35 * DAY)]]), []);
+  });
+
+  it('a list mailed before a jump of more than the history between two snapshots is new again', () => {
+    assert.deepEqual(runs([first, [ping(T0 + 31 * DAY)], [back(T0 + 32 * DAY)]]).map((f) => [f.account, f.severity, f.data.new_recipients]), [['alice@example.edu', 'info', 25]]);
   });
 });
