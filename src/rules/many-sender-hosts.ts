@@ -170,8 +170,8 @@ function evidenceOfRow(text: string): Evidence[] | undefined {
 
 /**
  * An account as an eager restore after every snapshot since its row was written would
- * have it: addresses at or before `cut` (the last snapshot's "now" less the window)
- * dropped, and its lines with them once they can no longer be quoted.
+ * have it: addresses used at or before `cut` (the last snapshot's) dropped, and its lines
+ * with them once they can no longer be quoted.
  */
 function decodeRow(text: string, stamp: number, cut: number, o: Opts): AccountHosts | undefined {
   const nl = text.indexOf('\n');
@@ -180,10 +180,10 @@ function decodeRow(text: string, stamp: number, cut: number, o: Opts): AccountHo
   if (!Number.isInteger(level) || words.length % 2 !== 1) return undefined;
   const list: [string, number][] = [];
   for (let i = 1; i < words.length; i += 2) {
-    const age = Number(words[i + 1]);
-    if (!Number.isInteger(age) || age < 0) return undefined;
-    const t = stamp - age;
-    if (t > cut) list.push([words[i] ?? '', t]);
+    const [key = '', age = ''] = [words[i], words[i + 1]];
+    if (key === '' || !/^\d+$/u.test(age)) return undefined;
+    const t = stamp - Number(age);
+    if (t > cut) list.push([key, t]);
   }
   if (list.length === 0) return undefined;
   const recent = nl < 0 ? [] : evidenceOfRow(text.slice(nl + 1));
@@ -193,20 +193,18 @@ function decodeRow(text: string, stamp: number, cut: number, o: Opts): AccountHo
   return a;
 }
 
-/** The saved accounts, and the last snapshot's "now" their rows are still to be pruned by. */
-function restore(saved: unknown, o: Opts): { accounts: LazyAccounts<AccountHosts>; now: number } {
-  const windowSec = o.windowMinutes * 60;
+/** The saved accounts, and the cut (last snapshot's "now" less its window) their rows are still to be pruned by. */
+function restore(saved: unknown, o: Opts): { accounts: LazyAccounts<AccountHosts>; cut: number } {
   const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
-  const now = s.now;
+  const cut = s.cut;
   const rows = s.v === 2 ? savedRows(s.rows) : undefined;
-  if (rows && typeof now === 'number' && Number.isFinite(now)) {
-    const cut = now - windowSec;
-    return { accounts: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, cut, o), rows), now };
+  if (rows && typeof cut === 'number' && Number.isFinite(cut)) {
+    return { accounts: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, cut, o), rows), cut };
   }
   const accounts = new LazyAccounts<AccountHosts>(() => undefined);
   const r = SnapshotV1Schema.safeParse(saved);
   if (r.success) for (const [k, level, list, recent] of r.data.accounts) accounts.set(k, entryOf(level, list, recent));
-  return { accounts, now: 0 };
+  return { accounts, cut: -Infinity };
 }
 
 export const manySenderHosts = defineRule({
@@ -215,7 +213,7 @@ export const manySenderHosts = defineRule({
   options: Options,
   consumes: ['submission', 'auth-success'],
   create(opts, ctx, saved) {
-    const { accounts, now: savedNow } = restore(saved, opts);
+    const { accounts, cut: savedCut } = restore(saved, opts);
     const windowSec = opts.windowMinutes * 60;
     return {
       onRecord(r, emit) {
@@ -266,15 +264,15 @@ export const manySenderHosts = defineRule({
         });
       },
       snapshot() {
-        const latest = accounts.latest((a) => a.now);
-        // "Now" went back (an account's newest address fell to the cap): rows not yet
-        // pruned by the last "now" are pruned by it here, as an eager restore had them.
-        if (latest < savedNow) for (const k of [...accounts.keys()]) accounts.get(k);
-        const rows = accounts.rows(lastUse, (stamp) => stamp > latest - windowSec, (a) => {
-          const live = [...a.hosts].filter(([, h]) => h.t > latest - windowSec);
+        const cut = accounts.latest((a) => a.now) - windowSec;
+        // The cut went back (a longer window, or an account's newest address fell to the cap):
+        // rows still to be pruned by the last one are pruned by it now, as eager restores had them.
+        if (cut < savedCut) for (const k of [...accounts.keys()]) accounts.get(k);
+        const rows = accounts.rows(lastUse, (stamp) => stamp > cut, (a) => {
+          const live = [...a.hosts].filter(([, h]) => h.t > cut);
           return live.length === 0 ? undefined : encodeRow(a, live, latestOf(live.map(([, h]) => h.t)), opts);
         });
-        return { v: 2, now: latest, rows };
+        return { v: 2, cut, rows };
       },
     };
   },

@@ -168,11 +168,11 @@ describe(`${RULE}: rows decoded only for the accounts a run touches`, () => {
   assert.ok(rule);
   const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
   /** The snapshot (through JSON) after `records` read by an instance restored from `saved`, and its findings. */
-  const run = (records: readonly MailRecord[], saved?: unknown): { state: { v: number; now: number; rows: Rows }; findings: Finding[] } => {
-    const inst = rule.instantiate({}, ctx, saved);
+  const run = (records: readonly MailRecord[], saved?: unknown, options: Record<string, unknown> = {}): { state: { v: number; cut: number; rows: Rows }; findings: Finding[] } => {
+    const inst = rule.instantiate(options, ctx, saved);
     const findings: Finding[] = [];
     for (const r of records) inst.onRecord(r, (f) => findings.push(f));
-    return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as { v: number; now: number; rows: Rows }, findings };
+    return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as { v: number; cut: number; rows: Rows }, findings };
   };
   const first = [...from(10, sameNet), ...from(4, ownNet, 10 * MINUTE, T0, BOB), ...from(3, (i) => `46.1.${i}.1`, HOUR, T0, 'carol@example.edu')];
   const second = [...from(2, (i) => `47.0.${i}.1`, 10 * MINUTE, T0 + 3 * HOUR), ...from(3, (i) => `45.33.${i + 20}.9`, 10 * MINUTE, T0 + 3 * HOUR, BOB)];
@@ -192,6 +192,14 @@ describe(`${RULE}: rows decoded only for the accounts a run touches`, () => {
     assert.equal(whole.length, 2, whole.join('\n'));
     assert.deepEqual(brief(run(second, v1).findings), whole);
     assert.deepEqual(run(second, v1).state, run(second, run(first).state).state);
+    // Version 1 is restored eagerly: rows decoded later must give what it gives, also when the options change between runs.
+    for (const options of [{ windowMinutes: 60 }, { windowMinutes: 2880 }, { windowMinutes: 5 }]) {
+      const [eager, lazy] = [run(second, v1, options), run(second, run(first).state, options)];
+      assert.deepEqual(brief(lazy.findings), brief(eager.findings), JSON.stringify(options));
+      // An untouched row stays as it was read (pruned when decoded): the next run tells.
+      const third = [...from(12, (i) => `47.1.${i}.1`, MINUTE, T0 + 5 * HOUR), ...from(12, (i) => `47.2.${i}.1`, MINUTE, T0 + 5 * HOUR, BOB), ...from(12, (i) => `47.3.${i}.1`, MINUTE, T0 + 5 * HOUR, 'carol@example.edu')];
+      assert.deepEqual(brief(run(third, lazy.state, options).findings), brief(run(third, eager.state, options).findings), JSON.stringify(options));
+    }
   });
 
   it('gives back its rows unchanged when a run reads nothing', () => {
