@@ -73,8 +73,13 @@ function pairsOfRow(text: string): { level: unknown; pairs: unknown[] } | undefi
   }
 }
 
-/** An account as an eager restore after every snapshot since its row was written would have it: addresses older than `now` less the repeat period dropped. */
-function decodeRow(text: string, stamp: number, now: number, repeatMs: number): Seen | undefined {
+/** Which addresses a snapshot keeps: those reported within `repeatMs` before `now`. */
+interface Cut { now: number; repeatMs: number }
+
+const kept = (t: number, c: Cut): boolean => c.now - t <= c.repeatMs;
+
+/** An account as an eager restore after every snapshot since its row was written would have it: pruned by the last snapshot's cut. */
+function decodeRow(text: string, stamp: number, cut: Cut): Seen | undefined {
   const row = pairsOfRow(text);
   if (!row || typeof row.level !== 'number' || !Number.isInteger(row.level)) return undefined;
   const hosts = new Map<string, number>();
@@ -83,21 +88,26 @@ function decodeRow(text: string, stamp: number, now: number, repeatMs: number): 
     const [ip, age] = p as unknown[];
     if (typeof ip !== 'string' || typeof age !== 'number' || !Number.isInteger(age) || age < 0) return undefined;
     const t = stamp - age;
-    if (now - t <= repeatMs) hosts.set(ip, t);
+    if (kept(t, cut)) hosts.set(ip, t);
   }
   return hosts.size === 0 ? undefined : { hosts, level: row.level };
 }
 
-/** The saved accounts, and the last snapshot's "now" their rows are still to be pruned by. */
-function restore(saved: unknown, repeatMs: number): { seen: LazyAccounts<Seen>; now: number } {
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** The saved accounts, and the last snapshot's cut their rows are still to be pruned by (none when every entry is decoded). */
+function restore(saved: unknown): { seen: LazyAccounts<Seen>; cut: Cut | undefined } {
   const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
-  const now = s.now;
   const rows = s.v === 2 ? savedRows(s.rows) : undefined;
-  if (rows && typeof now === 'number' && Number.isFinite(now)) return { seen: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, now, repeatMs), rows), now };
+  const [now, repeatMs] = [s.now, s.repeatMs];
+  if (rows && isFiniteNumber(now) && isFiniteNumber(repeatMs)) {
+    const cut = { now, repeatMs };
+    return { seen: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, cut), rows), cut };
+  }
   const seen = new LazyAccounts<Seen>(() => undefined);
   const r = SnapshotV1Schema.safeParse(saved);
   if (r.success) for (const [k, v] of r.data.seen) seen.set(k, { hosts: new Map(v.hosts), level: v.level });
-  return { seen, now: 0 };
+  return { seen, cut: undefined };
 }
 
 export const foreignSenderHost = defineRule({
@@ -107,7 +117,7 @@ export const foreignSenderHost = defineRule({
   consumes: ['submission', 'auth-success'],
   create(opts, ctx, saved) {
     const repeatMs = opts.repeatAfterHours * 3_600_000;
-    const { seen } = restore(saved, repeatMs);
+    const { seen, cut: savedCut } = restore(saved);
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -141,13 +151,15 @@ export const foreignSenderHost = defineRule({
         });
       },
       snapshot() {
-        // "now" never goes back: the newest address is never dropped, so each run's is the one that prunes most.
-        const latest = seen.latest(lastReport);
-        const rows = seen.rows(lastReport, (stamp) => latest - stamp <= repeatMs, (s) => {
-          const hosts = [...s.hosts].filter(([, t]) => latest - t <= repeatMs);
+        const cut = { now: seen.latest(lastReport), repeatMs };
+        // "Now" never goes back (the newest address is never dropped), but a longer repeat period
+        // keeps more than the last cut did: rows still to be pruned by that one are pruned now.
+        if (savedCut && (cut.now < savedCut.now || repeatMs > savedCut.repeatMs)) for (const k of [...seen.keys()]) seen.get(k);
+        const rows = seen.rows(lastReport, (stamp) => kept(stamp, cut), (s) => {
+          const hosts = [...s.hosts].filter(([, t]) => kept(t, cut));
           return hosts.length === 0 ? undefined : encodeRow(s.level, hosts, lastReport(s));
         });
-        return { v: 2, now: latest, rows };
+        return { v: 2, now: cut.now, repeatMs, rows };
       },
     };
   },

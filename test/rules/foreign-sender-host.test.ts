@@ -168,8 +168,8 @@ describe(`${RULE}: state across cron runs, rows decoded only for the accounts a 
   const config = site();
   const ctx = resolveContext(parseConfig({ timezone: 'UTC', ...config }));
   /** The snapshot (through JSON) after `records` read by an instance restored from `saved`, and its findings. */
-  const run = (records: readonly MailRecord[], saved?: unknown): { state: { v: number; now: number; rows: Rows }; findings: Finding[] } => {
-    const inst = rule.instantiate({}, ctx, saved);
+  const run = (records: readonly MailRecord[], saved?: unknown, options: Record<string, unknown> = {}): { state: { v: number; now: number; rows: Rows }; findings: Finding[] } => {
+    const inst = rule.instantiate(options, ctx, saved);
     const findings: Finding[] = [];
     for (const r of records) inst.onRecord(r, (f) => findings.push(f));
     return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as { v: number; now: number; rows: Rows }, findings };
@@ -203,6 +203,14 @@ describe(`${RULE}: state across cron runs, rows decoded only for the accounts a 
     const whole = brief(inRuns(RULE, all, [first.length], { config }));
     assert.deepEqual(brief([...run(first).findings, ...run(second, v1).findings]), whole);
     assert.deepEqual(run(second, v1).state, run(second, run(first).state).state);
+    // Version 1 is restored eagerly: rows decoded later must give what it gives, also when the options change between runs.
+    for (const options of [{ repeatAfterHours: 1 }, { repeatAfterHours: 48 }, { repeatAfterHours: 0.3333 }]) {
+      const [eager, lazy] = [run(second, v1, options), run(second, run(first).state, options)];
+      assert.deepEqual(brief(lazy.findings), brief(eager.findings), JSON.stringify(options));
+      // An untouched row stays as it was read (pruned when decoded): the next run tells.
+      const third = [from('198.51.100.1', { at: T0 + 30 * HOUR }), from('198.51.100.9', { account: BOB, at: T0 + 30 * HOUR }), from('bad ip', { account: DAVE, at: T0 + 30 * HOUR })];
+      assert.deepEqual(brief(run(third, lazy.state, options).findings), brief(run(third, eager.state, options).findings), JSON.stringify(options));
+    }
   });
 
   it('gives back its rows unchanged when a run reads nothing', () => {
