@@ -22,7 +22,8 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule, type Emit } from './types.js';
-import { capMap, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, latestOf, percent, pushRecent, severityOfRank } from './rule-support.js';
+import { capMap, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, percent, pushRecent, severityOfRank } from './rule-support.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const Share = z.number().positive().max(1);
 
@@ -72,8 +73,9 @@ interface AccountBounces {
  */
 const SavedRecentSchema = z.array(z.tuple([z.number(), EvidenceSchema]));
 /**
- * Version 2 writes an account as `[account, now, level, sent, bounced, recent, client or
- * null]`: version 1's object (still read) spelled its six names out for every account.
+ * Versions 1 and 2, still read when a site upgrades. Version 2 wrote an account as
+ * `[account, now, level, sent, bounced, recent, client or null]`: version 1's object
+ * spelled its six names out for every account.
  */
 const SnapshotSchema = z.discriminatedUnion('v', [
   z.object({
@@ -159,16 +161,64 @@ function calm(c: Counts, o: Opts): boolean {
   return c.bounced * 2 < o.warningBounces && (c.total < o.minRecipients || c.share * 2 < o.warningShare);
 }
 
-function restore(saved: unknown, opts: Opts, accounts: Map<string, AccountBounces>): void {
+function accountOf(now: number, level: number, sent: readonly number[], flatBounced: readonly number[], recent: [number, Evidence][], client: string | null): AccountBounces {
+  const bounced = new Map<number, number>();
+  for (let i = 0; i + 1 < flatBounced.length; i += 2) bounced.set(flatBounced[i] ?? 0, now - (flatBounced[i + 1] ?? 0));
+  return { sent: unpackSent(sent), bounced, now, level, recent, ...(client !== null ? { client } : {}) };
+}
+
+/**
+ * Row text (stamp: `now`): the client address and a newline when there is one, then JSON
+ * `[level, sent, bounced]` as version 2 packed them, with `[[hash, source, lineNo, text], ...]`
+ * appended for lines that could still be quoted. JSON holds no raw newline, so the last
+ * one ends the address whatever it holds.
+ */
+function encodeRow(a: AccountBounces, recent: readonly [number, Evidence][]): string {
+  const parts: unknown[] = [a.level, packSent(a.sent), [...a.bounced].flatMap(([h, t]) => [h, a.now - t])];
+  if (recent.length > 0) parts.push(recent.map(([h, e]) => [h, e.source, e.lineNo, e.text]));
+  return `${a.client !== undefined ? `${a.client}\n` : ''}${JSON.stringify(parts)}`;
+}
+
+const isNumberList = (v: unknown): v is number[] => Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isFinite(n));
+
+function recentOfRow(v: unknown): [number, Evidence][] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: [number, Evidence][] = [];
+  for (const e of v as unknown[]) {
+    if (!Array.isArray(e) || e.length !== 4) return undefined;
+    const [h, source, lineNo, text] = e as unknown[];
+    if (typeof h !== 'number' || typeof source !== 'string' || typeof lineNo !== 'number' || typeof text !== 'string') return undefined;
+    out.push([h, { source, lineNo, text }]);
+  }
+  return out;
+}
+
+function decodeRow(text: string, now: number): AccountBounces | undefined {
+  const nl = text.lastIndexOf('\n');
+  let v: unknown;
+  try {
+    v = JSON.parse(text.slice(nl + 1));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v) || v.length < 3 || v.length > 4) return undefined;
+  const [level, sent, bounced, saved = []] = v as unknown[];
+  const recent = recentOfRow(saved);
+  if (typeof level !== 'number' || !Number.isInteger(level) || !isNumberList(sent) || !isNumberList(bounced) || !recent) return undefined;
+  return accountOf(now, level, sent, bounced, recent, nl < 0 ? null : text.slice(0, nl));
+}
+
+function restore(saved: unknown, opts: Opts): LazyAccounts<AccountBounces> {
+  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const rows = s.v === 3 && s.window === opts.windowMinutes ? savedRows(s.accounts) : undefined;
+  if (rows) return new LazyAccounts((text, _account, now) => decodeRow(text, now), rows);
+  const accounts = new LazyAccounts<AccountBounces>(() => undefined);
   const r = SnapshotSchema.safeParse(saved);
-  if (!r.success || r.data.window !== opts.windowMinutes) return;
+  if (!r.success || r.data.window !== opts.windowMinutes) return accounts;
   const list: readonly SavedAccount[] = r.data.v === 2 ? r.data.accounts
     : r.data.accounts.map(([k, a]) => [k, a.now, a.level, a.sent, a.bounced, a.recent, a.client ?? null]);
-  for (const [k, now, level, sent, flatBounced, recent, client] of list) {
-    const bounced = new Map<number, number>();
-    for (let i = 0; i + 1 < flatBounced.length; i += 2) bounced.set(flatBounced[i] ?? 0, now - (flatBounced[i + 1] ?? 0));
-    accounts.set(k, { sent: unpackSent(sent), bounced, now, level, recent, ...(client !== null ? { client } : {}) });
-  }
+  for (const [k, now, level, sent, flatBounced, recent, client] of list) accounts.set(k, accountOf(now, level, sent, flatBounced, recent, client));
+  return accounts;
 }
 
 export const bounces = defineRule({
@@ -177,8 +227,7 @@ export const bounces = defineRule({
   options: Options,
   consumes: ['delivery', 'submission'],
   create(opts, _ctx, saved) {
-    const accounts = new Map<string, AccountBounces>();
-    restore(saved, opts, accounts);
+    const accounts = restore(saved, opts);
     const windowSec = opts.windowMinutes * 60;
     /** The fewest bounced recipients any finding can have: a share needs `warningShare` of at least `minRecipients`. */
     const fewestBounces = Math.min(opts.warningBounces, Math.ceil(opts.warningShare * opts.minRecipients - 1e-9));
@@ -259,19 +308,17 @@ export const bounces = defineRule({
         else if (r.kind === 'submission') onSubmission(r);
       },
       snapshot() {
-        const latest = latestOf([...accounts.values()].map((a) => a.now));
-        const out: SavedAccount[] = [];
-        for (const [k, a] of accounts) {
-          if (a.now <= latest - windowSec) continue;
+        const latest = accounts.latest((a) => a.now);
+        // Pruning goes by the account's own now: a row no record touched is already pruned.
+        const rows = accounts.rows((a) => a.now, (now) => now > latest - windowSec, (a) => {
           prune(a, windowSec);
-          if (a.sent.length === 0 && a.bounced.size === 0 && a.client === undefined) continue;
+          if (a.sent.length === 0 && a.bounced.size === 0 && a.client === undefined) return undefined;
           // Lines are saved only where they could still be quoted: an account with a bounce or
           // two (every account's lot) needs so many more before any finding that those fill the quote.
           const quotable = a.level >= 0 || a.bounced.size + EVIDENCE_KEPT > fewestBounces;
-          const recent = quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]): [number, Evidence] => [h, evidenceForState(e)]) : [];
-          out.push([k, a.now, a.level, packSent(a.sent), [...a.bounced].flatMap(([h, t]) => [h, a.now - t]), recent, a.client ?? null]);
-        }
-        return { v: 2, window: opts.windowMinutes, accounts: out };
+          return encodeRow(a, quotable ? a.recent.filter(([h]) => a.bounced.has(h)).map(([h, e]): [number, Evidence] => [h, evidenceForState(e)]) : []);
+        });
+        return { v: 3, window: opts.windowMinutes, accounts: rows };
       },
     };
   },

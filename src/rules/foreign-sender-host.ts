@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -27,10 +28,87 @@ interface Seen {
   level: number;
 }
 
-const SnapshotSchema = z.object({
+/** Version 1, read once when a site upgrades. */
+const SnapshotV1Schema = z.object({
   v: z.literal(1),
   seen: z.array(z.tuple([z.string(), z.object({ hosts: z.array(z.tuple([z.string(), z.number()])), level: z.number() })])),
 });
+
+/** The latest time any address was first reported (0 for none): the stamp an account is saved and dropped by. */
+function lastReport(s: Seen): number {
+  let latest = 0;
+  for (const t of s.hosts.values()) if (t > latest) latest = t;
+  return latest;
+}
+
+/** An address a row can hold as a word; any other makes the row JSON. */
+const plainWord = (ip: string): boolean => ip !== '' && !/\s/u.test(ip);
+
+/**
+ * Row text: `level address age address age ...`, ages in ms before the row's stamp, in
+ * map order; or JSON `[level, [[address, age], ...]]` for an address that is no word.
+ */
+function encodeRow(level: number, hosts: readonly [string, number][], stamp: number): string {
+  if (hosts.every(([ip]) => plainWord(ip))) return [String(level), ...hosts.flatMap(([ip, t]) => [ip, String(stamp - t)])].join(' ');
+  return JSON.stringify([level, hosts.map(([ip, t]) => [ip, stamp - t])]);
+}
+
+function pairsOfRow(text: string): { level: unknown; pairs: unknown[] } | undefined {
+  if (!text.startsWith('[')) {
+    const words = text.split(' ');
+    if (words.length % 2 !== 1) return undefined;
+    const pairs: unknown[] = [];
+    for (let i = 1; i < words.length; i += 2) {
+      const [ip = '', age = ''] = [words[i], words[i + 1]];
+      if (!plainWord(ip) || !/^\d+$/u.test(age)) return undefined;
+      pairs.push([ip, Number(age)]);
+    }
+    return { level: Number(words[0]), pairs };
+  }
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) && v.length === 2 && Array.isArray(v[1]) ? { level: v[0], pairs: v[1] as unknown[] } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which addresses a snapshot keeps: those reported within `repeatMs` before `now`. */
+interface Cut { now: number; repeatMs: number }
+
+const kept = (t: number, c: Cut): boolean => c.now - t <= c.repeatMs;
+
+/** An account as an eager restore after every snapshot since its row was written would have it: pruned by the last snapshot's cut. */
+function decodeRow(text: string, stamp: number, cut: Cut): Seen | undefined {
+  const row = pairsOfRow(text);
+  if (!row || typeof row.level !== 'number' || !Number.isInteger(row.level)) return undefined;
+  const hosts = new Map<string, number>();
+  for (const p of row.pairs) {
+    if (!Array.isArray(p) || p.length !== 2) return undefined;
+    const [ip, age] = p as unknown[];
+    if (typeof ip !== 'string' || typeof age !== 'number' || !Number.isInteger(age) || age < 0) return undefined;
+    const t = stamp - age;
+    if (kept(t, cut)) hosts.set(ip, t);
+  }
+  return hosts.size === 0 ? undefined : { hosts, level: row.level };
+}
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** The saved accounts, and the last snapshot's cut their rows are still to be pruned by (none when every entry is decoded). */
+function restore(saved: unknown): { seen: LazyAccounts<Seen>; cut: Cut | undefined } {
+  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const rows = s.v === 2 ? savedRows(s.rows) : undefined;
+  const [now, repeatMs] = [s.now, s.repeatMs];
+  if (rows && isFiniteNumber(now) && isFiniteNumber(repeatMs)) {
+    const cut = { now, repeatMs };
+    return { seen: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, cut), rows), cut };
+  }
+  const seen = new LazyAccounts<Seen>(() => undefined);
+  const r = SnapshotV1Schema.safeParse(saved);
+  if (r.success) for (const [k, v] of r.data.seen) seen.set(k, { hosts: new Map(v.hosts), level: v.level });
+  return { seen, cut: undefined };
+}
 
 export const foreignSenderHost = defineRule({
   name: 'foreign-sender-host',
@@ -38,10 +116,8 @@ export const foreignSenderHost = defineRule({
   options: Options,
   consumes: ['submission', 'auth-success'],
   create(opts, ctx, saved) {
-    const seen = new Map<string, Seen>();
     const repeatMs = opts.repeatAfterHours * 3_600_000;
-    const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success) for (const [k, v] of restored.data.seen) seen.set(k, { hosts: new Map(v.hosts), level: v.level });
+    const { seen, cut: savedCut } = restore(saved);
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -75,14 +151,15 @@ export const foreignSenderHost = defineRule({
         });
       },
       snapshot() {
-        let latest = 0;
-        for (const s of seen.values()) for (const t of s.hosts.values()) if (t > latest) latest = t;
-        const out: [string, { hosts: [string, number][]; level: number }][] = [];
-        for (const [k, s] of seen) {
-          const hosts = [...s.hosts].filter(([, t]) => latest - t <= repeatMs);
-          if (hosts.length > 0) out.push([k, { hosts, level: s.level }]);
-        }
-        return { v: 1, seen: out };
+        const cut = { now: seen.latest(lastReport), repeatMs };
+        // "Now" never goes back (the newest address is never dropped), but a longer repeat period
+        // keeps more than the last cut did: rows still to be pruned by that one are pruned now.
+        if (savedCut && (cut.now < savedCut.now || repeatMs > savedCut.repeatMs)) for (const k of [...seen.keys()]) seen.get(k);
+        const rows = seen.rows(lastReport, (stamp) => kept(stamp, cut), (s) => {
+          const hosts = [...s.hosts].filter(([, t]) => kept(t, cut));
+          return hosts.length === 0 ? undefined : encodeRow(s.level, hosts, lastReport(s));
+        });
+        return { v: 2, now: cut.now, repeatMs, rows };
       },
     };
   },

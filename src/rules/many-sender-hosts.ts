@@ -23,6 +23,7 @@ import {
   capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank, trustedFor,
   type ClientAddress,
 } from './rule-support.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -61,8 +62,8 @@ interface AccountHosts {
   recent: Evidence[];
 }
 
-/** Per account: `[account, level, [[client, second last used], ...], evidence]`; its "now" is the latest use. */
-const SnapshotSchema = z.object({
+/** Version 1, read once when a site upgrades: per account `[account, level, [[client, second last used], ...], evidence]`. */
+const SnapshotV1Schema = z.object({
   v: z.literal(1),
   accounts: z.array(z.tuple([z.string(), z.number(), z.array(z.tuple([z.string(), z.number()])), z.array(EvidenceSchema)])),
 });
@@ -113,17 +114,97 @@ function calm(c: Counts, o: Opts): boolean {
   return c.addresses * 2 <= o.maxAddresses && c.networks * 2 <= o.maxNetworks && (o.maxWideNetworks === 0 || c.wide * 2 <= o.maxWideNetworks);
 }
 
-function restore(saved: unknown, accounts: Map<string, AccountHosts>): void {
-  const r = SnapshotSchema.safeParse(saved);
-  if (!r.success) return;
-  for (const [k, level, list, recent] of r.data.accounts) {
-    const hosts = new Map<string, Host>();
-    for (const [key, t] of list) {
-      const c = clientOfKey(key);
-      if (c) hosts.set(key, hostOf(c, t));
-    }
-    accounts.set(k, { hosts, now: latestOf(list.map(([, t]) => t)), level, recent });
+function entryOf(level: number, list: readonly (readonly [string, number])[], recent: Evidence[]): AccountHosts {
+  const hosts = new Map<string, Host>();
+  for (const [key, t] of list) {
+    const c = clientOfKey(key);
+    if (c) hosts.set(key, hostOf(c, t));
   }
+  return { hosts, now: latestOf(list.map(([, t]) => t)), level, recent };
+}
+
+/** The latest use of any address (0 for none): the stamp an account is saved and dropped by. */
+function lastUse(a: AccountHosts): number {
+  return latestOf([...a.hosts.values()].map((h) => h.t));
+}
+
+/** Its lines are saved only where they could still be quoted, i.e. fewer new addresses than are quoted would raise a level. */
+function near(live: ReadonlyMap<string, Host>, level: number, o: Opts): boolean {
+  return level >= SEVERITY_RANK.critical || toNextLevel(countsOf(live), o, level) < EVIDENCE_KEPT;
+}
+
+/**
+ * Row text: `level client age client age ...` (age: seconds before the row's stamp, in map
+ * order), then the evidence as JSON `[[source, lineNo, text], ...]` on a second line when
+ * there is any. Few accounts are near a level, so a site's rows are mostly addresses:
+ * too little text for a dictionary to pay for itself.
+ */
+function encodeRow(a: AccountHosts, live: readonly [string, Host][], stamp: number, o: Opts): string {
+  const head = [String(a.level), ...live.flatMap(([key, h]) => [key, String(stamp - h.t)])].join(' ');
+  if (!near(new Map(live), a.level, o) || a.recent.length === 0) return head;
+  return `${head}\n${JSON.stringify(a.recent.map(evidenceRow))}`;
+}
+
+function evidenceRow(e: Evidence): [string, number, string] {
+  const s = evidenceForState(e);
+  return [s.source, s.lineNo, s.text];
+}
+
+function evidenceOfRow(text: string): Evidence[] | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v)) return undefined;
+  const out: Evidence[] = [];
+  for (const e of v as unknown[]) {
+    if (!Array.isArray(e) || e.length !== 3) return undefined;
+    const [source, lineNo, line] = e as unknown[];
+    if (typeof source !== 'string' || typeof lineNo !== 'number' || typeof line !== 'string') return undefined;
+    out.push({ source, lineNo, text: line });
+  }
+  return out;
+}
+
+/**
+ * An account as an eager restore after every snapshot since its row was written would
+ * have it: addresses used at or before `cut` (the last snapshot's) dropped, and its lines
+ * with them once they can no longer be quoted.
+ */
+function decodeRow(text: string, stamp: number, cut: number, o: Opts): AccountHosts | undefined {
+  const nl = text.indexOf('\n');
+  const words = (nl < 0 ? text : text.slice(0, nl)).split(' ');
+  const level = Number(words[0]);
+  if (!Number.isInteger(level) || words.length % 2 !== 1) return undefined;
+  const list: [string, number][] = [];
+  for (let i = 1; i < words.length; i += 2) {
+    const [key = '', age = ''] = [words[i], words[i + 1]];
+    if (key === '' || !/^\d+$/u.test(age)) return undefined;
+    const t = stamp - Number(age);
+    if (t > cut) list.push([key, t]);
+  }
+  if (list.length === 0) return undefined;
+  const recent = nl < 0 ? [] : evidenceOfRow(text.slice(nl + 1));
+  if (recent === undefined) return undefined;
+  const a = entryOf(level, list, recent);
+  if (!near(a.hosts, level, o)) a.recent = [];
+  return a;
+}
+
+/** The saved accounts, and the cut (last snapshot's "now" less its window) their rows are still to be pruned by. */
+function restore(saved: unknown, o: Opts): { accounts: LazyAccounts<AccountHosts>; cut: number } {
+  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const cut = s.cut;
+  const rows = s.v === 2 ? savedRows(s.rows) : undefined;
+  if (rows && typeof cut === 'number' && Number.isFinite(cut)) {
+    return { accounts: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, cut, o), rows), cut };
+  }
+  const accounts = new LazyAccounts<AccountHosts>(() => undefined);
+  const r = SnapshotV1Schema.safeParse(saved);
+  if (r.success) for (const [k, level, list, recent] of r.data.accounts) accounts.set(k, entryOf(level, list, recent));
+  return { accounts, cut: -Infinity };
 }
 
 export const manySenderHosts = defineRule({
@@ -132,8 +213,7 @@ export const manySenderHosts = defineRule({
   options: Options,
   consumes: ['submission', 'auth-success'],
   create(opts, ctx, saved) {
-    const accounts = new Map<string, AccountHosts>();
-    restore(saved, accounts);
+    const { accounts, cut: savedCut } = restore(saved, opts);
     const windowSec = opts.windowMinutes * 60;
     return {
       onRecord(r, emit) {
@@ -184,18 +264,15 @@ export const manySenderHosts = defineRule({
         });
       },
       snapshot() {
-        const latest = latestOf([...accounts.values()].map((a) => a.now));
-        const out: [string, number, [string, number][], unknown[]][] = [];
-        for (const [k, a] of accounts) {
-          const live = [...a.hosts].filter(([, h]) => h.t > latest - windowSec);
-          if (live.length === 0) continue;
-          const hosts = live.map(([key, h]): [string, number] => [key, h.t]);
-          // A user at home and on the phone is the common case: its lines are saved only where
-          // they could still be quoted, i.e. fewer new addresses than are quoted would raise a level.
-          const near = a.level >= SEVERITY_RANK.critical || toNextLevel(countsOf(new Map(live)), opts, a.level) < EVIDENCE_KEPT;
-          out.push([k, a.level, hosts, near ? a.recent.map(evidenceForState) : []]);
-        }
-        return { v: 1, accounts: out };
+        const cut = accounts.latest((a) => a.now) - windowSec;
+        // The cut went back (a longer window, or an account's newest address fell to the cap):
+        // rows still to be pruned by the last one are pruned by it now, as eager restores had them.
+        if (cut < savedCut) for (const k of [...accounts.keys()]) accounts.get(k);
+        const rows = accounts.rows(lastUse, (stamp) => stamp > cut, (a) => {
+          const live = [...a.hosts].filter(([, h]) => h.t > cut);
+          return live.length === 0 ? undefined : encodeRow(a, live, latestOf(live.map(([, h]) => h.t)), opts);
+        });
+        return { v: 2, cut, rows };
       },
     };
   },

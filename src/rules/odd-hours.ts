@@ -10,6 +10,7 @@ import type { Submission } from '../core/types.js';
 import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
 import { defineRule, type ResolvedOfficeHours } from './types.js';
 import { officeHoursOf } from './rule-support.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -74,11 +75,33 @@ interface Stretch {
   level: number;
 }
 
-/** Version 2: a stretch is `[account, last, count, level]` (version 1's objects, still read, spelled the names out for every account). */
+/** Versions 1 and 2, still read when a site upgrades: version 2's stretch is `[account, last, count, level]`, version 1's an object. */
 const SnapshotSchema = z.discriminatedUnion('v', [
   z.object({ v: z.literal(1), stretches: z.array(z.tuple([z.string(), z.object({ last: z.number(), count: z.number(), level: z.number() })])) }),
   z.object({ v: z.literal(2), stretches: z.array(z.tuple([z.string(), z.number(), z.number(), z.number()])) }),
 ]);
+
+/** Row text (stamp: `last`): `count level`. */
+const encodeRow = (st: Stretch): string => `${st.count} ${st.level}`;
+
+function decodeRow(text: string, last: number): Stretch | undefined {
+  const [count, level, ...rest] = text.split(' ').map(Number);
+  if (rest.length > 0 || !Number.isInteger(count) || !Number.isInteger(level) || count === undefined || level === undefined) return undefined;
+  return { last, count, level };
+}
+
+function restore(saved: unknown): LazyAccounts<Stretch> {
+  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const rows = s.v === 3 ? savedRows(s.stretches) : undefined;
+  if (rows) return new LazyAccounts((text, _account, last) => decodeRow(text, last), rows);
+  const stretches = new LazyAccounts<Stretch>(() => undefined);
+  const r = SnapshotSchema.safeParse(saved);
+  if (!r.success) return stretches;
+  const old = r.data;
+  if (old.v === 1) for (const [k, v] of old.stretches) stretches.set(k, v);
+  else for (const [k, last, count, level] of old.stretches) stretches.set(k, { last, count, level });
+  return stretches;
+}
 
 export const oddHours = defineRule({
   name: 'odd-hours',
@@ -86,14 +109,8 @@ export const oddHours = defineRule({
   options: Options,
   consumes: ['submission'],
   create(opts, ctx, saved) {
-    const stretches = new Map<string, Stretch>();
+    const stretches = restore(saved);
     const gapMs = opts.gapMinutes * 60_000;
-    const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success) {
-      const saved = restored.data;
-      if (saved.v === 1) for (const [k, v] of saved.stretches) stretches.set(k, v);
-      else for (const [k, last, count, level] of saved.stretches) stretches.set(k, { last, count, level });
-    }
     const base = opts.severity === 'critical' ? 2 : opts.severity === 'warning' ? 1 : 0;
     return {
       onRecord(r, emit) {
@@ -123,11 +140,8 @@ export const oddHours = defineRule({
         });
       },
       snapshot() {
-        let latest = 0;
-        for (const st of stretches.values()) if (st.last > latest) latest = st.last;
-        const kept: [string, number, number, number][] = [];
-        for (const [k, st] of stretches) if (latest - st.last <= gapMs) kept.push([k, st.last, st.count, st.level]);
-        return { v: 2, stretches: kept };
+        const latest = stretches.latest((st) => st.last);
+        return { v: 3, stretches: stretches.rows((st) => st.last, (last) => latest - last <= gapMs, encodeRow) };
       },
     };
   },

@@ -138,18 +138,41 @@ ruleTester(RULE, {
 });
 
 type SavedV2 = [string, number, number, number[], number[], unknown[], string | null];
+type SavedV3 = { v: 3; window: number; accounts: [string, number, string][] };
 
-/** A version 2 state as version 1 wrote it (an object per account): what the state file of an older release holds. */
+/** A version 3 state's accounts as version 2 wrote them: a row's text is the client and a newline (if any), then `[level, sent, bounced, lines?]`. */
+function v2Accounts(state: unknown): SavedV2[] {
+  return (state as SavedV3).accounts.map(([k, now, text]): SavedV2 => {
+    const nl = text.lastIndexOf('\n');
+    const [level, sent, bounced, lines = []] = JSON.parse(text.slice(nl + 1)) as [number, number[], number[], [number, string, number, string][]?];
+    const recent = lines.map(([h, source, lineNo, line]) => [h, { source, lineNo, text: line }]);
+    return [k, now, level, sent, bounced, recent, nl < 0 ? null : text.slice(0, nl)];
+  });
+}
+
+/** A version 3 state as version 2 wrote it (a tuple per account). */
+const asVersion2 = (state: unknown): unknown => ({ v: 2, window: (state as SavedV3).window, accounts: v2Accounts(state) });
+
+/** A version 3 state as version 1 wrote it (an object per account): what the state file of an older release holds. */
 function asVersion1(state: unknown): unknown {
-  const s = state as { window: number; accounts: SavedV2[] };
   return {
-    v: 1, window: s.window,
-    accounts: s.accounts.map(([k, now, level, sent, bounced, recent, client]) => [k, { sent, bounced, now, level, ...(client !== null ? { client } : {}), recent }]),
+    v: 1, window: (state as SavedV3).window,
+    accounts: v2Accounts(state).map(([k, now, level, sent, bounced, recent, client]) => [k, { sent, bounced, now, level, ...(client !== null ? { client } : {}), recent }]),
   };
 }
 
 const inRuns = (records: readonly MailRecord[], cuts: readonly number[], first?: unknown, between?: (state: unknown) => unknown): Finding[] =>
   runInRuns(RULE, records, cuts, { first, ...(between ? { between } : {}) });
+
+/** The snapshot (through JSON) after `records` read by an instance restored from `saved`, and its findings. */
+function run(records: readonly MailRecord[], saved?: unknown): { state: SavedV3; findings: Finding[] } {
+  const rule = rules.find((r) => r.name === RULE);
+  assert.ok(rule);
+  const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })), saved);
+  const findings: Finding[] = [];
+  for (const r of records) inst.onRecord(r, (f) => findings.push(f));
+  return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as SavedV3, findings };
+}
 
 describe(`${RULE}: state across cron runs`, () => {
   const records = merged(
@@ -169,6 +192,40 @@ describe(`${RULE}: state across cron runs`, () => {
   it('still reads a version 1 state (an object per account)', () => {
     const whole = brief(inRuns(records, []));
     for (const cuts of [[60], [150], [50, 100, 150, 200, 300, 350]]) assert.deepEqual(brief(inRuns(records, cuts, undefined, asVersion1)), whole, `cuts ${cuts.join()}`);
+  });
+
+  it('still reads a version 2 state (a tuple per account), and turns it into the rows version 3 writes', () => {
+    const whole = brief(inRuns(records, []));
+    for (const cuts of [[60], [150], [50, 100, 150, 200, 300, 350]]) assert.deepEqual(brief(inRuns(records, cuts, undefined, asVersion2)), whole, `cuts ${cuts.join()}`);
+    const { state } = run(records.slice(0, 150));
+    assert.deepEqual(run([], asVersion2(state)).state, state);
+  });
+
+  it('gives back its rows unchanged when a run reads nothing', () => {
+    const { state } = run(records.slice(0, 150));
+    assert.equal(state.v, 3);
+    assert.ok(state.accounts.some(([, , text]) => text.includes('\n')) && state.accounts.some(([, , text]) => text.includes(FAKE_SOURCE)), 'a client and lines are saved');
+    assert.deepEqual(run([], state).state, state);
+  });
+
+  it('a run touching one account changes only that account\'s row', () => {
+    const { state } = run([...records.slice(0, 150), ...dead(3, T0, SECOND, { account: 'carol@example.edu' })].sort((a, b) => a.at - b.at));
+    const after = run([delivery({ account: 'carol@example.edu', at: T0 + 6 * MINUTE })], state).state;
+    assert.equal(after.accounts.length, state.accounts.length);
+    for (const [i, row] of after.accounts.entries()) {
+      if (row[0] === 'carol@example.edu') assert.notEqual(row[2], state.accounts[i]?.[2]);
+      else assert.deepEqual(row, state.accounts[i]);
+    }
+  });
+
+  it('a damaged row drops only its account', () => {
+    const { state } = run(records.slice(0, 150));
+    for (const bad of ['x', '203.0.113.9\n[1,[],[1,"2"]]', '[1,[],[],[[1,"s",2]]]']) {
+      const damaged = { ...state, accounts: state.accounts.map((r): [string, number, string] => (r[0] === 'alice@example.edu' ? [r[0], r[1], bad] : r)) };
+      const fresh = { ...state, accounts: state.accounts.filter((r) => r[0] !== 'alice@example.edu') };
+      assert.deepEqual(brief(run(records.slice(150), damaged).findings), brief(run(records.slice(150), fresh).findings), bad);
+      assert.deepEqual(run(records.slice(150), damaged).state, run(records.slice(150), fresh).state, bad);
+    }
   });
 
   it('stays small: 10,000 accounts with 30 delivered and 1 bounced in the hour', () => {

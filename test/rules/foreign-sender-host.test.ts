@@ -4,7 +4,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Finding, MailRecord } from '../../src/core/types.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { rules } from '../../src/rules/index.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
+import { brief, inRuns } from './harness.js';
 
 const RULE = 'foreign-sender-host';
 const BOB = 'bob@example.edu';
@@ -153,5 +157,85 @@ describe(`${RULE}: details`, () => {
     assert.deepEqual(findings.map((f) => [f.severity, f.data.client_ip, f.data.distinct_foreign_hosts]), [
       ['warning', '198.51.100.1', 1], ['critical', '198.51.100.2', 2], ['warning', '198.51.100.3', 1],
     ]);
+  });
+});
+
+describe(`${RULE}: state across cron runs, rows decoded only for the accounts a run touches`, () => {
+  type Rows = [string, number, string][];
+  const DAVE = 'dave@example.edu';
+  const rule = rules.find((r) => r.name === RULE);
+  assert.ok(rule);
+  const config = site();
+  const ctx = resolveContext(parseConfig({ timezone: 'UTC', ...config }));
+  /** The snapshot (through JSON) after `records` read by an instance restored from `saved`, and its findings. */
+  const run = (records: readonly MailRecord[], saved?: unknown, options: Record<string, unknown> = {}): { state: { v: number; now: number; rows: Rows }; findings: Finding[] } => {
+    const inst = rule.instantiate(options, ctx, saved);
+    const findings: Finding[] = [];
+    for (const r of records) inst.onRecord(r, (f) => findings.push(f));
+    return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as { v: number; now: number; rows: Rows }, findings };
+  };
+  // Dave's "address" is no word (a parser's odd field): his row is JSON.
+  const first = [from('198.51.100.1'), from('198.51.100.2', { at: T0 + MINUTE }), from('198.51.100.9', { account: BOB }), from('bad ip', { account: DAVE, at: T0 + 2 * MINUTE })];
+  const second = [
+    ...[3, 4, 5].map((n) => from(`198.51.100.${n}`, { at: T0 + 2 * HOUR + n * MINUTE })),
+    from('bad ip', { account: DAVE, at: T0 + 3 * HOUR }), from('198.51.100.9', { account: BOB, at: T0 + 25 * HOUR }),
+    from('198.51.100.6', { at: T0 + 26 * HOUR + 2 * MINUTE }), from('bad ip', { account: DAVE, at: T0 + 27 * HOUR }),
+  ];
+  const all = [...first, ...second];
+
+  it('a snapshot restored (through JSON) at any cut gives the findings of one long run', () => {
+    const whole = brief(inRuns(RULE, all, [], { config }));
+    assert.equal(whole.length, 9, whole.join('\n'));
+    for (let cut = 1; cut < all.length; cut++) assert.deepEqual(brief(inRuns(RULE, all, [cut], { config })), whole, `cut after ${cut}`);
+    assert.deepEqual(brief(inRuns(RULE, all, [1, 3, 5, 7, 9], { config })), whole);
+    assert.deepEqual(brief(inRuns(RULE, all, [], { config, first: { v: 7 } })), whole, 'an unusable snapshot is ignored');
+  });
+
+  it('reads a version 1 snapshot, and finds what it found after one', () => {
+    const v1 = {
+      v: 1,
+      seen: [
+        ['alice@example.edu', { hosts: [['198.51.100.1', T0], ['198.51.100.2', T0 + MINUTE]], level: 1 }],
+        [BOB, { hosts: [['198.51.100.9', T0]], level: 1 }],
+        [DAVE, { hosts: [['bad ip', T0 + 2 * MINUTE]], level: 1 }],
+      ],
+    };
+    const whole = brief(inRuns(RULE, all, [first.length], { config }));
+    assert.deepEqual(brief([...run(first).findings, ...run(second, v1).findings]), whole);
+    assert.deepEqual(run(second, v1).state, run(second, run(first).state).state);
+    // Version 1 is restored eagerly: rows decoded later must give what it gives, also when the options change between runs.
+    for (const options of [{ repeatAfterHours: 1 }, { repeatAfterHours: 48 }, { repeatAfterHours: 0.3333 }]) {
+      const [eager, lazy] = [run(second, v1, options), run(second, run(first).state, options)];
+      assert.deepEqual(brief(lazy.findings), brief(eager.findings), JSON.stringify(options));
+      // An untouched row stays as it was read (pruned when decoded): the next run tells.
+      const third = [from('198.51.100.1', { at: T0 + 30 * HOUR }), from('198.51.100.9', { account: BOB, at: T0 + 30 * HOUR }), from('bad ip', { account: DAVE, at: T0 + 30 * HOUR })];
+      assert.deepEqual(brief(run(third, lazy.state, options).findings), brief(run(third, eager.state, options).findings), JSON.stringify(options));
+    }
+  });
+
+  it('gives back its rows unchanged when a run reads nothing', () => {
+    const { state } = run(first);
+    assert.equal(state.v, 2);
+    assert.deepEqual(run([], state).state, state);
+  });
+
+  it('a run touching one account changes only that account\'s row', () => {
+    const { state } = run(first);
+    const after = run([from('198.51.100.7', { account: BOB, at: T0 + HOUR })], state).state;
+    assert.equal(after.rows.length, state.rows.length);
+    for (const [i, row] of after.rows.entries()) {
+      if (row[0] === BOB) assert.notEqual(row[2], state.rows[i]?.[2]);
+      else assert.deepEqual(row, state.rows[i]);
+    }
+  });
+
+  it('a damaged row drops only its account', () => {
+    const { state } = run(first);
+    for (const bad of ['1 198.51.100.1 x', '[1,[["198.51.100.1"]]]', '']) {
+      const damaged = { ...state, rows: state.rows.map((r): [string, number, string] => (r[0] === 'alice@example.edu' ? [r[0], r[1], bad] : r)) };
+      const fresh = { ...state, rows: state.rows.filter((r) => r[0] !== 'alice@example.edu') };
+      assert.deepEqual(brief(run(second, damaged).findings), brief(run(second, fresh).findings), bad);
+      assert.deepEqual(run(second, damaged).state, run(second, fresh).state, bad);
+    }
   });
 });

@@ -156,7 +156,74 @@ describe(`${RULE}: state across cron runs`, () => {
     const size = JSON.stringify(inst.snapshot?.()).length;
     assert.ok(size < 1_000_000, `state ${size} bytes`);
     inst.onRecord(submission({ clientIp: '47.0.0.1', at: T0 + 50 * HOUR }), () => undefined);
-    const later = JSON.parse(JSON.stringify(inst.snapshot?.())) as { accounts: [string, number, unknown[]][] };
-    assert.deepEqual(later.accounts.map(([k, , hosts]) => [k, hosts.length]), [['alice@example.edu', 1]]);
+    const later = JSON.parse(JSON.stringify(inst.snapshot?.())) as { rows: [string, number, string][] };
+    // A row's text is `level client age ...`.
+    assert.deepEqual(later.rows.map(([k, , text]) => [k, (text.split(' ').length - 1) / 2]), [['alice@example.edu', 1]]);
+  });
+});
+
+describe(`${RULE}: rows decoded only for the accounts a run touches`, () => {
+  type Rows = [string, number, string][];
+  const rule = rules.find((r) => r.name === RULE);
+  assert.ok(rule);
+  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
+  /** The snapshot (through JSON) after `records` read by an instance restored from `saved`, and its findings. */
+  const run = (records: readonly MailRecord[], saved?: unknown, options: Record<string, unknown> = {}): { state: { v: number; cut: number; rows: Rows }; findings: Finding[] } => {
+    const inst = rule.instantiate(options, ctx, saved);
+    const findings: Finding[] = [];
+    for (const r of records) inst.onRecord(r, (f) => findings.push(f));
+    return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as { v: number; cut: number; rows: Rows }, findings };
+  };
+  const first = [...from(10, sameNet), ...from(4, ownNet, 10 * MINUTE, T0, BOB), ...from(3, (i) => `46.1.${i}.1`, HOUR, T0, 'carol@example.edu')];
+  const second = [...from(2, (i) => `47.0.${i}.1`, 10 * MINUTE, T0 + 3 * HOUR), ...from(3, (i) => `45.33.${i + 20}.9`, 10 * MINUTE, T0 + 3 * HOUR, BOB)];
+
+  it('reads a version 1 snapshot, and finds what it found after one', () => {
+    const hosts = (rs: readonly MailRecord[]): [string, number][] => rs.map((r) => [r.kind === 'submission' ? r.clientIp ?? '' : '', r.at / 1000]);
+    // What version 1 saved after `first`: every address with its second, and the last three lines where a level is near.
+    const v1 = {
+      v: 1,
+      accounts: [
+        ['alice@example.edu', -1, hosts(first.slice(0, 10)), first.slice(7, 10).map((r) => r.evidence[0])],
+        [BOB, -1, hosts(first.slice(10, 14)), first.slice(11, 14).map((r) => r.evidence[0])],
+        ['carol@example.edu', -1, hosts(first.slice(14)), []],
+      ],
+    };
+    const whole = brief(inRuns([...first, ...second], [first.length]));
+    assert.equal(whole.length, 2, whole.join('\n'));
+    assert.deepEqual(brief(run(second, v1).findings), whole);
+    assert.deepEqual(run(second, v1).state, run(second, run(first).state).state);
+    // Version 1 is restored eagerly: rows decoded later must give what it gives, also when the options change between runs.
+    for (const options of [{ windowMinutes: 60 }, { windowMinutes: 2880 }, { windowMinutes: 5 }]) {
+      const [eager, lazy] = [run(second, v1, options), run(second, run(first).state, options)];
+      assert.deepEqual(brief(lazy.findings), brief(eager.findings), JSON.stringify(options));
+      // An untouched row stays as it was read (pruned when decoded): the next run tells.
+      const third = [...from(12, (i) => `47.1.${i}.1`, MINUTE, T0 + 5 * HOUR), ...from(12, (i) => `47.2.${i}.1`, MINUTE, T0 + 5 * HOUR, BOB), ...from(12, (i) => `47.3.${i}.1`, MINUTE, T0 + 5 * HOUR, 'carol@example.edu')];
+      assert.deepEqual(brief(run(third, lazy.state, options).findings), brief(run(third, eager.state, options).findings), JSON.stringify(options));
+    }
+  });
+
+  it('gives back its rows unchanged when a run reads nothing', () => {
+    const { state } = run(first);
+    assert.equal(state.v, 2);
+    assert.deepEqual(run([], state).state, state);
+  });
+
+  it('a run touching one account changes only that account\'s row', () => {
+    const { state } = run(first);
+    const after = run([submission({ account: BOB, clientIp: '45.40.1.1', at: T0 + 2 * HOUR })], state).state;
+    assert.equal(after.rows.length, state.rows.length);
+    for (const [i, row] of after.rows.entries()) {
+      if (row[0] === BOB) assert.notEqual(row[2], state.rows[i]?.[2]);
+      else assert.deepEqual(row, state.rows[i]);
+    }
+  });
+
+  it('a damaged row drops only its account', () => {
+    const { state } = run(first);
+    const damaged = { ...state, rows: state.rows.map((r): [string, number, string] => (r[0] === BOB ? [r[0], r[1], '-1 45.33.0.9 x'] : r)) };
+    const fresh = { ...state, rows: state.rows.filter((r) => r[0] !== BOB) };
+    assert.deepEqual(brief(run(second, damaged).findings), brief(run(second, fresh).findings));
+    assert.deepEqual(run(second, damaged).state, run(second, fresh).state);
+    assert.equal(run(second, damaged).findings.length, 1);
   });
 });

@@ -5,7 +5,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Finding, MailRecord } from '../../src/core/types.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { rules } from '../../src/rules/index.js';
 import { burst, MINUTE, ruleTester, runRule, submission, type ExpectedFinding } from '../helpers/records.js';
+import { brief, inRuns } from './harness.js';
 import fc from 'fast-check';
 import { localParts } from '../../src/core/time.js';
 import { DAYS } from '../../src/config/schema.js';
@@ -222,5 +226,59 @@ describe(`${RULE}: state`, () => {
     const fromV2 = runRule(RULE, {}, next, { saved: { [RULE]: v2 } });
     assert.deepEqual(fromV2.map((f) => [f.severity, f.data.messages]), [['warning', 20]]);
     assert.deepEqual(runRule(RULE, {}, next, { saved: { [RULE]: v1 } }), fromV2);
+  });
+});
+
+describe(`${RULE}: state across cron runs, rows decoded only for the accounts a run touches`, () => {
+  type Rows = [string, number, string][];
+  const SATURDAY = Date.parse('2026-03-07T10:00:00Z');
+  const BOB = 'bob@example.edu';
+  const rule = rules.find((r) => r.name === RULE);
+  assert.ok(rule);
+  const ctx = resolveContext(parseConfig({ timezone: 'UTC', ...SITE }));
+  /** The snapshot (through JSON) after `records` read by an instance restored from `saved`, and its findings. */
+  const run = (records: readonly MailRecord[], saved?: unknown): { state: { v: number; stretches: Rows }; findings: Finding[] } => {
+    const inst = rule.instantiate({}, ctx, saved);
+    const findings: Finding[] = [];
+    for (const r of records) inst.onRecord(r, (f) => findings.push(f));
+    return { state: JSON.parse(JSON.stringify(inst.snapshot?.())) as { v: number; stretches: Rows }, findings };
+  };
+  const records = [
+    ...burst(25, SATURDAY, 3 * MINUTE), ...burst(3, SATURDAY + MINUTE, 50 * MINUTE, { account: BOB }),
+    ...burst(2, SATURDAY + 8 * 60 * MINUTE, MINUTE, { account: NURSE }), ...burst(21, SATURDAY + 9 * 60 * MINUTE, 2 * MINUTE),
+  ].sort((a, b) => a.at - b.at);
+
+  it('a snapshot restored (through JSON) at any cut gives the findings of one long run', () => {
+    const whole = brief(inRuns(RULE, records, [], { config: SITE }));
+    assert.equal(whole.length, 6, whole.join('\n'));
+    for (let cut = 1; cut < records.length; cut++) assert.deepEqual(brief(inRuns(RULE, records, [cut], { config: SITE })), whole, `cut after ${cut}`);
+    assert.deepEqual(brief(inRuns(RULE, records, [5, 20, 27, 30, 40], { config: SITE })), whole);
+  });
+
+  it('gives back its rows unchanged when a run reads nothing', () => {
+    const { state } = run(records.slice(0, 30));
+    assert.equal(state.v, 3);
+    assert.deepEqual(run([], state).state, state);
+  });
+
+  it('a run touching one account changes only that account\'s row', () => {
+    const { state } = run(records.slice(0, 26));
+    const after = run([submission({ account: BOB, at: SATURDAY + 3 * 60 * MINUTE })], state).state;
+    assert.equal(after.stretches.length, state.stretches.length);
+    for (const [i, row] of after.stretches.entries()) {
+      if (row[0] === BOB) assert.notEqual(row[1], state.stretches[i]?.[1]);
+      else assert.deepEqual(row, state.stretches[i]);
+    }
+  });
+
+  it('a damaged row drops only its account', () => {
+    const { state } = run(records.slice(0, 26));
+    const rest = [...burst(3, SATURDAY + 200 * MINUTE, MINUTE), ...burst(2, SATURDAY + 200 * MINUTE, MINUTE, { account: BOB })];
+    for (const bad of ['', '19', '19 x', '1 2 3']) {
+      const damaged = { ...state, stretches: state.stretches.map((r): [string, number, string] => (r[0] === BOB ? [r[0], r[1], bad] : r)) };
+      const fresh = { ...state, stretches: state.stretches.filter((r) => r[0] !== BOB) };
+      assert.deepEqual(brief(run(rest, damaged).findings), brief(run(rest, fresh).findings), bad);
+      assert.deepEqual(run(rest, damaged).state, run(rest, fresh).state, bad);
+    }
   });
 });
