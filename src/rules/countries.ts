@@ -21,6 +21,7 @@ import { commonRuleOptions } from '../config/schema.js';
 import { canonicalAddress } from './client-address.js';
 import { countryLookup, SHIPPED_DATABASE } from './geo.js';
 import { defineRule } from './types.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -64,14 +65,97 @@ interface Profile {
   level: number;
 }
 
-const SnapshotSchema = z.object({
+/** The snapshot before accounts were saved as rows: still read, so an upgraded site keeps what it learned. */
+const SnapshotV1Schema = z.object({
   v: z.literal(1),
   accounts: z.array(z.tuple([
     z.string(), z.number(), z.number(),
     z.array(z.tuple([z.string(), z.number()])), z.array(z.tuple([z.string(), z.number()])), z.number(),
   ])),
 });
-type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
+type SavedAccount = z.output<typeof SnapshotV1Schema>['accounts'][number];
+/** A saved account without its name. */
+type SavedProfile = SavedAccount extends readonly [string, ...infer Rest] ? Rest : never;
+
+/** Day -> how many: what the site-wide counts are made of, so a snapshot can age them without reading every account. */
+type DayCounts = Map<number, number>;
+
+/**
+ * Rows `[account, last, text]` (see encodeProfile). The site-wide counts a restore used
+ * to add up from every account are saved by the day that ages them out: `site`, per
+ * country, the accounts by the day they last used it; `active`, the accounts with a
+ * country by the last day they used any. `latest` and `latestMs` are what the last
+ * snapshot pruned by: a row decoded later is pruned by them too.
+ */
+const SnapshotSchema = z.object({
+  v: z.literal(2),
+  latest: z.number(),
+  latestMs: z.number(),
+  site: z.array(z.tuple([z.string(), z.array(z.number())])),
+  active: z.array(z.number()),
+  accounts: z.unknown(),
+});
+
+const NUM = String.raw`-?\d+(?:\.\d+)?(?:e[+-]?\d+)?`;
+const PROFILE = new RegExp(`^(${NUM});((?:[A-Z]{2}${NUM})*);((?:[A-Z]{2}${NUM})*);(${NUM})$`);
+const ENTRY = new RegExp(`([A-Z]{2})(${NUM})`, 'g');
+
+/**
+ * A row's text, `since;known;recent;level` without one `"`: `since` counted back from
+ * `last`, each known country's day back from `last` (`DE0US12`), each recent one's time
+ * from the start of `last`'s day (`DE43200000`).
+ */
+function encodeProfile([since, last, known, recent, level]: SavedProfile): string {
+  const k = known.map(([cc, d]) => `${cc}${last - d}`).join('');
+  const r = recent.map(([cc, t]) => `${cc}${t - last * DAY}`).join('');
+  return `${last - since};${k};${r};${level}`;
+}
+
+const entries = (text: string, toValue: (n: number) => number): [string, number][] =>
+  [...text.matchAll(ENTRY)].map(([, cc, n]) => [cc ?? '', toValue(Number(n))]);
+
+/** The SavedProfile encodeProfile wrote (`last` is the row's stamp), or undefined for a damaged row. */
+export function decodeProfile(text: string, last: number): SavedProfile | undefined {
+  const m = PROFILE.exec(text);
+  if (!m) return undefined;
+  const [, since, known, recent, level] = m;
+  return [
+    last - Number(since), last,
+    entries(known ?? '', (n) => last - n), entries(recent ?? '', (n) => n + last * DAY),
+    Number(level),
+  ];
+}
+
+function addTo(counts: DayCounts, day: number, n: number): void {
+  const now = (counts.get(day) ?? 0) + n;
+  if (now === 0) counts.delete(day);
+  else counts.set(day, now);
+}
+
+/** `[day, n, ...]` of the days from `from` on. */
+function flatCounts(counts: DayCounts, from: number): number[] {
+  const out: number[] = [];
+  for (const [d, n] of [...counts].sort((a, b) => a[0] - b[0])) if (d >= from && n !== 0) out.push(d, n);
+  return out;
+}
+
+function countsOf(flat: readonly number[]): DayCounts {
+  const counts: DayCounts = new Map();
+  for (let i = 0; i + 1 < flat.length; i += 2) addTo(counts, flat[i] ?? 0, flat[i + 1] ?? 0);
+  return counts;
+}
+
+const total = (counts: DayCounts): number => {
+  let n = 0;
+  for (const v of counts.values()) n += v;
+  return n;
+};
+
+function lastKnown(p: Profile): number | undefined {
+  let last: number | undefined;
+  for (const d of p.known.values()) if (last === undefined || d > last) last = d;
+  return last;
+}
 
 const travelRank = (countries: number, critical: number): number => (countries >= critical ? 2 : countries >= 2 ? 1 : -1);
 
@@ -98,21 +182,48 @@ export const countries = defineRule({
     const lookup = countryLookup(opts.database ?? SHIPPED_DATABASE);
     const windowMs = opts.windowHours * HOUR;
     const siteCountries = new Set(opts.siteCountries.map((c) => c.toUpperCase()));
-    const accounts = new Map<string, Profile>();
     /** Country -> how many accounts know it: the site's usual countries, learned without extra state. */
     const siteCount = new Map<string, number>();
     let withCountry = 0;
+    /** The same counts by the day they age out (see SnapshotSchema). */
+    const siteDays = new Map<string, DayCounts>();
+    const activeDays: DayCounts = new Map();
+    const countSite = (cc: string, day: number, n: number): void => {
+      let counts = siteDays.get(cc);
+      if (!counts) {
+        counts = new Map();
+        siteDays.set(cc, counts);
+      }
+      addTo(counts, day, n);
+    };
+    /** Moves the account from the active day it had to the one it has. */
+    const countActive = (before: number | undefined, after: number | undefined): void => {
+      if (before === after) return;
+      if (before !== undefined) addTo(activeDays, before, -1);
+      if (after !== undefined) addTo(activeDays, after, 1);
+    };
 
     const learn = (p: Profile, cc: string, day: number): void => {
       const had = p.known.get(cc);
+      const before = lastKnown(p);
       if (had === undefined) {
         if (p.known.size === 0) withCountry++;
         siteCount.set(cc, (siteCount.get(cc) ?? 0) + 1);
+      } else {
+        countSite(cc, had, -1);
       }
-      p.known.set(cc, Math.max(had ?? day, day));
+      const now = Math.max(had ?? day, day);
+      p.known.set(cc, now);
+      countSite(cc, now, 1);
+      countActive(before, lastKnown(p));
     };
     const forget = (p: Profile, cc: string): void => {
-      if (!p.known.delete(cc)) return;
+      const had = p.known.get(cc);
+      if (had === undefined) return;
+      const before = lastKnown(p);
+      p.known.delete(cc);
+      countSite(cc, had, -1);
+      countActive(before, lastKnown(p));
       siteCount.set(cc, (siteCount.get(cc) ?? 1) - 1);
       if (p.known.size === 0) withCountry--;
     };
@@ -122,11 +233,46 @@ export const countries = defineRule({
     const siteUsual = (cc: string): boolean =>
       siteCountries.has(cc) || (siteCount.get(cc) ?? 0) >= Math.max(opts.siteMinAccounts, Math.ceil(opts.siteShare * withCountry));
 
+    /** What the restored snapshot pruned by (see SnapshotSchema). */
+    let prunedDay = 0;
+    let prunedMs = 0;
+    /** The newest use with a country: where the travel window of the snapshot ends. */
+    let latestMs = 0;
+    const decode = (text: string, _account: string, stamp: number): Profile | undefined => {
+      const saved = decodeProfile(text, stamp);
+      if (!saved) return undefined;
+      const [since, last, known, recent, level] = saved;
+      // As each snapshot since it was written would have pruned it; the site counts already are.
+      const kept = recent.filter(([, t]) => t >= prunedMs - windowMs);
+      return {
+        since, last, known: new Map(known.filter(([, d]) => prunedDay - d <= opts.learnDays)),
+        recent: new Map(kept), level: kept.length > 0 ? level : -1,
+      };
+    };
+    let accounts = new LazyAccounts(decode);
+
     const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success) {
-      for (const [account, since, last, known, recent, level] of restored.data.accounts) {
+    const rows = restored.success ? savedRows(restored.data.accounts) : undefined;
+    if (restored.success && rows) {
+      const { latest, latestMs: ms, site, active } = restored.data;
+      prunedDay = latest;
+      prunedMs = ms;
+      latestMs = ms;
+      accounts = new LazyAccounts(decode, rows);
+      for (const [cc, flat] of site) {
+        const counts = countsOf(flat);
+        siteDays.set(cc, counts);
+        siteCount.set(cc, total(counts));
+      }
+      for (const [d, n] of countsOf(active)) activeDays.set(d, n);
+      withCountry = total(activeDays);
+    }
+    const restoredV1 = restored.success ? undefined : SnapshotV1Schema.safeParse(saved);
+    if (restoredV1?.success) {
+      for (const [account, since, last, known, recent, level] of restoredV1.data.accounts) {
         const p: Profile = { since, last, known: new Map(), recent: new Map(recent), level };
         for (const [cc, d] of known) learn(p, cc, d);
+        for (const t of p.recent.values()) latestMs = Math.max(latestMs, t);
         accounts.set(account, p);
       }
     }
@@ -156,6 +302,8 @@ export const countries = defineRule({
         let newest = r.at;
         for (const t of p.recent.values()) if (t > newest) newest = t;
         p.recent.set(cc, Math.max(p.recent.get(cc) ?? r.at, r.at));
+        // An account's newest use is never the one pruned below, so the newest of all is this.
+        latestMs = Math.max(latestMs, r.at);
         for (const [c, t] of p.recent) if (t < newest - windowMs) p.recent.delete(c);
         const nearCount = countNear(p.recent, r.at, windowMs);
         // Only the newest record may end an episode: a late one from a quiet moment must not.
@@ -187,22 +335,22 @@ export const countries = defineRule({
         });
       },
       snapshot() {
-        let latest = 0;
-        let latestMs = 0;
-        for (const p of accounts.values()) {
-          latest = Math.max(latest, p.last);
-          for (const t of p.recent.values()) latestMs = Math.max(latestMs, t);
-        }
-        const out: SavedAccount[] = [];
-        for (const [account, p] of accounts) {
-          // An account silent for longer than a country is remembered has nothing left to compare with.
-          if (latest - p.last > opts.learnDays) continue;
-          forgetOld(p, latest);
+        const latest = accounts.latest((p) => p.last);
+        const from = latest - opts.learnDays;
+        const text = (p: Profile): string => {
           // What the next run's records (no older than the newest seen) can still travel from.
           const recent = [...p.recent].filter(([, t]) => t >= latestMs - windowMs);
-          out.push([account, p.since, p.last, [...p.known], recent, recent.length > 0 ? p.level : -1]);
+          const known = [...p.known].filter(([, d]) => d >= from);
+          return encodeProfile([p.since, p.last, known, recent, recent.length > 0 ? p.level : -1]);
+        };
+        // An account silent for longer than a country is remembered has nothing left to compare with.
+        const rows = accounts.rows((p) => p.last, (last) => last >= from, text);
+        const site: [string, number[]][] = [];
+        for (const [cc, counts] of siteDays) {
+          const flat = flatCounts(counts, from);
+          if (flat.length > 0) site.push([cc, flat]);
         }
-        return { v: 1, accounts: out };
+        return { v: 2, latest, latestMs, site, active: flatCounts(activeDays, from), accounts: rows };
       },
     };
   },

@@ -19,6 +19,7 @@ import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { canonicalAddress, networkOf } from './client-address.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const DAY = 86_400_000;
 
@@ -45,16 +46,54 @@ interface Profile {
   nets: Map<string, number>;
 }
 
-const SnapshotSchema = z.object({
+/** The snapshot before accounts were saved as rows: still read, so an upgraded site keeps what it learned. */
+const SnapshotV1Schema = z.object({
   v: z.literal(1),
   /** [account, since, last, [[network without its prefix length, days before last], ...]]: small numbers, short keys. */
   accounts: z.array(z.tuple([z.string(), z.number(), z.number(), z.array(z.tuple([z.string(), z.number()]))])),
 });
 
+/**
+ * Rows `[account, last, text]` (see encodeProfile). `latest` is the day the last
+ * snapshot pruned networks by: a row decoded later is pruned by it too.
+ */
+const SnapshotSchema = z.object({
+  v: z.literal(2),
+  latest: z.number(),
+  accounts: z.unknown(),
+});
+
 /** `198.51.100.0/24` -> `198.51.100`, `2001:db8:1::/48` -> `2001:db8:1`: the prefix length follows from the family. */
 const shortNetwork = (n: string): string => n.slice(0, n.lastIndexOf(n.includes(':') ? '::' : '.'));
 const fullNetwork = (s: string): string => (s.includes(':') ? `${s}::/48` : `${s}.0/24`);
-type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
+type SavedAccount = z.output<typeof SnapshotV1Schema>['accounts'][number];
+/** A saved account without its name. */
+type SavedProfile = SavedAccount extends readonly [string, ...infer Rest] ? Rest : never;
+
+/** A row's text: `since` counted back from `last`, then each network as `short/days before last`, space-separated (no `"`). */
+function encodeProfile([since, last, nets]: SavedProfile): string {
+  return [last - since, ...nets.map(([n, ago]) => `${n}/${ago}`)].join(' ');
+}
+
+/** Empty too: `::/48` (of an address like `::2`) shortens to nothing, and v1 read that back as it was. */
+const SHORT_NETWORK = /^[0-9A-Fa-f.:]*$/;
+const isNumber = (v: number): boolean => Number.isFinite(v);
+
+/** The SavedProfile encodeProfile wrote (`last` is the row's stamp), or undefined for a damaged row. */
+export function decodeProfile(text: string, last: number): SavedProfile | undefined {
+  const [sinceBack = '', ...entries] = text.split(' ');
+  const since = last - Number(sinceBack);
+  if (sinceBack === '' || !isNumber(since)) return undefined;
+  const nets: [string, number][] = [];
+  for (const e of entries) {
+    const slash = e.lastIndexOf('/');
+    const n = e.slice(0, slash);
+    const ago = Number(e.slice(slash + 1));
+    if (slash < 0 || !SHORT_NETWORK.test(n) || slash === e.length - 1 || !isNumber(ago)) return undefined;
+    nets.push([n, ago]);
+  }
+  return [since, last, nets];
+}
 
 /** Forgets the least recently used networks beyond `max`. */
 function capNetworks(nets: Map<string, number>, max: number): void {
@@ -69,13 +108,27 @@ export const newSenderHost = defineRule({
   options: Options,
   consumes: ['submission', 'auth-success'],
   create(opts, ctx, saved) {
-    const accounts = new Map<string, Profile>();
+    const profileOf = ([since, last, nets]: SavedProfile): Profile =>
+      ({ since, last, nets: new Map(nets.map(([n, ago]) => [fullNetwork(n), last - ago])) });
+    /** The day the restored snapshot pruned networks by. */
+    let prunedDay = 0;
+    const decode = (text: string, _account: string, stamp: number): Profile | undefined => {
+      const saved = decodeProfile(text, stamp);
+      if (!saved) return undefined;
+      const p = profileOf(saved);
+      // As each snapshot since it was written would have pruned it.
+      for (const [n, d] of p.nets) if (prunedDay - d > opts.days) p.nets.delete(n);
+      return p;
+    };
+    let accounts = new LazyAccounts(decode);
     const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success) {
-      for (const [account, since, last, nets] of restored.data.accounts) {
-        accounts.set(account, { since, last, nets: new Map(nets.map(([n, ago]) => [fullNetwork(n), last - ago])) });
-      }
+    const rows = restored.success ? savedRows(restored.data.accounts) : undefined;
+    if (restored.success && rows) {
+      prunedDay = restored.data.latest;
+      accounts = new LazyAccounts(decode, rows);
     }
+    const restoredV1 = restored.success ? undefined : SnapshotV1Schema.safeParse(saved);
+    if (restoredV1?.success) for (const [account, ...rest] of restoredV1.data.accounts) accounts.set(account, profileOf(rest));
     return {
       onRecord(record, emit) {
         const r = record as Submission | AuthSuccess;
@@ -114,15 +167,11 @@ export const newSenderHost = defineRule({
         });
       },
       snapshot() {
-        let latest = 0;
-        for (const p of accounts.values()) latest = Math.max(latest, p.last);
-        const out: SavedAccount[] = [];
-        for (const [account, p] of accounts) {
-          if (latest - p.last > IDLE_DAYS_KEPT) continue;
-          const nets = [...p.nets].filter(([, d]) => latest - d <= opts.days).map(([n, d]): [string, number] => [shortNetwork(n), p.last - d]);
-          out.push([account, p.since, p.last, nets]);
-        }
-        return { v: 1, accounts: out };
+        const latest = accounts.latest((p) => p.last);
+        const text = (p: Profile): string => encodeProfile([
+          p.since, p.last, [...p.nets].filter(([, d]) => latest - d <= opts.days).map(([n, d]): [string, number] => [shortNetwork(n), p.last - d]),
+        ]);
+        return { v: 2, latest, accounts: accounts.rows((p) => p.last, (last) => latest - last <= IDLE_DAYS_KEPT, text) };
       },
     };
   },

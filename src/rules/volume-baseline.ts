@@ -44,6 +44,7 @@ import { SEVERITY_RANK, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { officeHoursOf } from './rule-support.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -136,7 +137,8 @@ interface Usual {
   dayWarning: number;
 }
 
-const SnapshotSchema = z.object({
+/** The snapshot before accounts were saved as rows: still read, so an upgraded site keeps its history. */
+const SnapshotV1Schema = z.object({
   v: z.literal(1),
   historyDays: z.number(),
   /** The newest record's time (UTC ms): each account's "now" in its own zone, for pruning. */
@@ -152,7 +154,29 @@ const SnapshotSchema = z.object({
     z.string(), z.number(), z.number(), z.array(z.number()), z.string(), z.array(z.number()), z.number(), z.number(), z.number(), z.array(z.number()), z.number(),
   ])),
 });
-type SavedAccount = z.output<typeof SnapshotSchema>['accounts'][number];
+type SavedAccount = z.output<typeof SnapshotV1Schema>['accounts'][number];
+/** A saved account without its name. */
+type SavedBaseline = SavedAccount extends readonly [string, ...infer Rest] ? Rest : never;
+
+/**
+ * Rows `[account, stamp, text]`: `stamp` is `latestAt` when the account was last written,
+ * `text` its SavedBaseline (see encodeBaseline). `marks` are the `latestAt` of the
+ * snapshots of the last MARK_MS: a row decoded later is pruned as each of them would
+ * have pruned it.
+ */
+const SnapshotSchema = z.object({
+  v: z.literal(2),
+  historyDays: z.number(),
+  latestAt: z.number(),
+  marks: z.array(z.number()),
+  accounts: z.unknown(),
+});
+
+/**
+ * Snapshots older than this before the last one never prune more than it does: local
+ * time only runs backwards at an offset change, by at most 2 hours (Antarctica/Troll).
+ */
+const MARK_MS = 3 * HOUR;
 
 export function median(sorted: readonly number[]): number {
   if (sorted.length === 0) return 0;
@@ -222,23 +246,114 @@ function decodeDays(last: number, peaks: readonly number[], masks: string, total
   return days;
 }
 
+/** An account's local hour and day at `at` (UTC ms). */
+function localNow(tz: string, at: number): [hour: number, day: number] {
+  const local = at + zoneOffset(tz, at);
+  return [Math.floor(local / HOUR), Math.floor(local / DAY)];
+}
+
+/** What a snapshot at local `nowHour` / `nowDay` keeps of the account; undefined once it has been idle too long. */
+function savedBaseline(b: Baseline, nowHour: number, nowDay: number, historyDays: number): SavedBaseline | undefined {
+  if (nowDay - b.last > IDLE_DAYS_KEPT) return undefined;
+  const [peaks, masks, totals] = encodeDays(b.last, b.days, nowDay - historyDays);
+  const flatHours: number[] = [];
+  for (const [h, c] of b.hours) if (h > nowHour - OPEN_HOURS) flatHours.push(h, c);
+  // Episodes end after a quiet hour: one older than that is nothing to continue.
+  const live = (h: number): boolean => h >= nowHour - 1;
+  return [
+    b.since, b.last, peaks, masks, flatHours,
+    live(b.levelHour) ? b.level : -1, live(b.levelHour) ? b.levelHour : -1, live(b.oddHour) ? b.oddHour : -1,
+    totals, b.dayReported >= nowDay - 1 ? b.dayReported : -1,
+  ];
+}
+
+function restoredBaseline([since, last, peaks, masks, flatHours, level, levelHour, oddHour, totals, dayReported]: SavedBaseline): Baseline {
+  const days = decodeDays(last, peaks, masks, totals);
+  const hours = new Map<number, number>();
+  for (let i = 0; i + 1 < flatHours.length; i += 2) hours.set(flatHours[i] ?? 0, flatHours[i + 1] ?? 0);
+  return { since, last, days, hours, level, levelHour, oddHour, dayReported };
+}
+
+/**
+ * A row's text: the numbers as JSON, then the masks (base64url has no `]` and no `"` to
+ * escape). `last` is counted back from the day of `stamp` and `since` back from `last`,
+ * the open hours from the start of `last`: small numbers near them. The episode marks,
+ * mostly -1, come last and are left off while they are -1 (the open hours too while none).
+ */
+function encodeBaseline([since, last, peaks, masks, flatHours, level, levelHour, oddHour, totals, dayReported]: SavedBaseline, stamp: number): string {
+  const hours = flatHours.map((v, i) => (i % 2 ? v : v - last * 24));
+  const tail: (number | number[])[] = [hours, level, levelHour, oddHour, dayReported];
+  while (tail.length > 0 && (tail.at(-1) === -1 || (tail.length === 1 && hours.length === 0))) tail.pop();
+  return JSON.stringify([Math.floor(stamp / DAY) - last, last - since, peaks, totals, ...tail]) + masks;
+}
+
+// Finite, as the eager snapshot's schema asked.
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isNums = (v: unknown): v is number[] => Array.isArray(v) && v.every(isNum);
+
+/** The SavedBaseline encodeBaseline wrote, or undefined for a damaged row. */
+export function decodeBaseline(text: string, stamp: number): SavedBaseline | undefined {
+  const end = text.lastIndexOf(']') + 1;
+  const masks = text.slice(end);
+  if (!/^[\w-]*$/.test(masks)) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text.slice(0, end));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(v) || v.length < 4 || v.length > 9) return undefined;
+  const [lastBack, sinceBack, peaks, totals, hours = [], level = -1, levelHour = -1, oddHour = -1, dayReported = -1] = v as unknown[];
+  if (!isNum(lastBack) || !isNum(sinceBack) || !isNums(peaks) || !isNums(totals) || !isNums(hours) || !isNum(level) || !isNum(levelHour) || !isNum(oddHour) || !isNum(dayReported)) return undefined;
+  const last = Math.floor(stamp / DAY) - lastBack;
+  const flatHours = hours.map((h, i) => (i % 2 ? h : h + last * 24));
+  return [last - sinceBack, last, peaks, masks, flatHours, level, levelHour, oddHour, totals, dayReported];
+}
+
+/**
+ * The latest local hour and day of the snapshots since `stamp` (in `marks`): pruning by
+ * each in turn keeps what pruning by the latest of them keeps.
+ */
+function prunedBy(tz: string, marks: readonly number[], stamp: number): [hour: number, day: number] | undefined {
+  let hour = -Infinity;
+  let day = -Infinity;
+  for (const m of marks) {
+    if (m < stamp) continue;
+    const [h, d] = localNow(tz, m);
+    hour = Math.max(hour, h);
+    day = Math.max(day, d);
+  }
+  return hour === -Infinity ? undefined : [hour, day];
+}
+
 export const volumeBaseline = defineRule({
   name: 'volume-baseline',
   description: 'Messages per hour, and per day so far, far above the account\'s own learned normal (median and MAD of its daily busiest hour, per weekday, and of its daily totals), and sending at hours it never uses.',
   options: Options,
   consumes: ['submission'],
   create(opts, ctx, saved) {
-    const accounts = new Map<string, Baseline>();
     let latestAt = 0;
+    /** Marks of the snapshot restored: where a row decoded in this run was last pruned. */
+    let marks: readonly number[] = [];
+    const decode = (text: string, account: string, stamp: number): Baseline | undefined => {
+      const row = decodeBaseline(text, stamp);
+      const now = row && prunedBy(ctx.officeHoursOf(account).timezone, marks, stamp);
+      // Pruned as the snapshots since it was written would have pruned it, had it been restored in each.
+      const pruned = row && now && savedBaseline(restoredBaseline(row), now[0], now[1], opts.historyDays);
+      return pruned && restoredBaseline(pruned);
+    };
+    let accounts = new LazyAccounts(decode);
     const restored = SnapshotSchema.safeParse(saved);
-    if (restored.success && restored.data.historyDays === opts.historyDays) {
+    const rows = restored.success && restored.data.historyDays === opts.historyDays ? savedRows(restored.data.accounts) : undefined;
+    if (restored.success && rows) {
       latestAt = restored.data.latestAt;
-      for (const [account, since, last, peaks, masks, flatHours, level, levelHour, oddHour, totals, dayReported] of restored.data.accounts) {
-        const days = decodeDays(last, peaks, masks, totals);
-        const hours = new Map<number, number>();
-        for (let i = 0; i + 1 < flatHours.length; i += 2) hours.set(flatHours[i] ?? 0, flatHours[i + 1] ?? 0);
-        accounts.set(account, { since, last, days, hours, level, levelHour, oddHour, dayReported });
-      }
+      marks = restored.data.marks;
+      accounts = new LazyAccounts(decode, rows);
+    }
+    const restoredV1 = restored.success ? undefined : SnapshotV1Schema.safeParse(saved);
+    if (restoredV1?.success && restoredV1.data.historyDays === opts.historyDays) {
+      latestAt = restoredV1.data.latestAt;
+      for (const [account, ...rest] of restoredV1.data.accounts) accounts.set(account, restoredBaseline(rest));
     }
 
     const usualOf = (b: Baseline, day: number): Usual => {
@@ -341,26 +456,16 @@ export const volumeBaseline = defineRule({
         });
       },
       snapshot() {
-        const out: SavedAccount[] = [];
-        for (const [account, b] of accounts) {
+        const today = Math.floor(latestAt / DAY);
+        const text = (b: Baseline, account: string): string | undefined => {
           // "Now" is the newest record's time, in this account's zone: accounts' local hours differ.
-          const tz = ctx.officeHoursOf(account).timezone;
-          const local = latestAt + zoneOffset(tz, latestAt);
-          const nowHour = Math.floor(local / HOUR);
-          const nowDay = Math.floor(local / DAY);
-          if (nowDay - b.last > IDLE_DAYS_KEPT) continue;
-          const [peaks, masks, totals] = encodeDays(b.last, b.days, nowDay - opts.historyDays);
-          const flatHours: number[] = [];
-          for (const [h, c] of b.hours) if (h > nowHour - OPEN_HOURS) flatHours.push(h, c);
-          // Episodes end after a quiet hour: one older than that is nothing to continue.
-          const live = (h: number): boolean => h >= nowHour - 1;
-          out.push([
-            account, b.since, b.last, peaks, masks, flatHours,
-            live(b.levelHour) ? b.level : -1, live(b.levelHour) ? b.levelHour : -1, live(b.oddHour) ? b.oddHour : -1,
-            totals, b.dayReported >= nowDay - 1 ? b.dayReported : -1,
-          ]);
-        }
-        return { v: 1, historyDays: opts.historyDays, latestAt, accounts: out };
+          const [nowHour, nowDay] = localNow(ctx.officeHoursOf(account).timezone, latestAt);
+          const kept = savedBaseline(b, nowHour, nowDay, opts.historyDays);
+          return kept && encodeBaseline(kept, latestAt);
+        };
+        // An unread row is dropped only when idle in every zone (local days are within one of UTC's); decode drops the rest.
+        const rows = accounts.rows(() => latestAt, (stamp) => today - Math.floor(stamp / DAY) <= IDLE_DAYS_KEPT + 2, text);
+        return { v: 2, historyDays: opts.historyDays, latestAt, marks: [...marks.filter((m) => m >= latestAt - MARK_MS && m < latestAt), latestAt], accounts: rows };
       },
     };
   },

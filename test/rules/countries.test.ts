@@ -15,10 +15,11 @@ import { RuntimeError, UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
 import { canonicalAddress, isSpecialUse, networkOf } from '../../src/rules/client-address.js';
 import { countryLookup } from '../../src/rules/geo.js';
+import { decodeProfile } from '../../src/rules/countries.js';
 import { authSuccess, HOUR, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
 import { buildMmdb } from '../helpers/mmdb.js';
 import { ROOT } from '../helpers/paths.js';
-import { runSplit as splitRun } from './harness.js';
+import { brief, inRuns, runSplit as splitRun } from './harness.js';
 
 const RULE = 'countries';
 const DAY = 24 * HOUR;
@@ -188,6 +189,24 @@ ruleTester(RULE, {
 const runSplit = (config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } =>
   splitRun(RULE, config, records, split);
 
+type Row = [string, number, string];
+interface Section { v: number; latest?: number; latestMs?: number; accounts: unknown[] }
+
+/**
+ * A v2 section as the v1 snapshot of the same run had it: every account a tuple, pruned
+ * by the section's `latest` and `latestMs` (default learnDays and windowHours).
+ */
+function asV1(section: Section): Section {
+  const accounts = (section.accounts as Row[]).map(([account, stamp, text]) => {
+    const saved = decodeProfile(text, stamp);
+    assert.ok(saved, text);
+    const [since, last, known, recent, level] = saved;
+    const kept = recent.filter(([, t]) => t >= (section.latestMs ?? 0) - 4 * HOUR);
+    return [account, since, last, known.filter(([, d]) => (section.latest ?? 0) - d <= 90), kept, kept.length > 0 ? level : -1];
+  });
+  return { v: 1, accounts };
+}
+
 describe(`${RULE}: state across cron runs`, () => {
   const records = [...homeDays(8), from(IP.NG, at(8, 1)), from(IP.RU, at(8, 2)), from(IP.DE, at(12)), from(IP.US, at(12, 1))];
   const whole = runSplit(cfg(), records).findings;
@@ -201,16 +220,16 @@ describe(`${RULE}: state across cron runs`, () => {
 
   it('the snapshot keeps only what can still matter', () => {
     const { state } = runSplit(cfg(), [from(IP.DE, at(0), { account: BOB }), from(IP.US, at(0, 1)), from(IP.DE, at(0, 9)), from(IP.DE, at(200))]);
-    const saved = JSON.parse(state) as { countries: { accounts: unknown[] } };
+    const saved = JSON.parse(state) as { countries: Section };
     // bob is silent for 200 days (> learnDays): gone; alice's US is outside the travel window.
-    assert.deepEqual(saved.countries.accounts, [['alice@example.edu', 0 + Math.floor(at(0) / DAY), Math.floor(at(200) / DAY), [['DE', Math.floor(at(200) / DAY)]], [['DE', at(200)]], -1]]);
+    assert.deepEqual(asV1(saved.countries).accounts, [['alice@example.edu', 0 + Math.floor(at(0) / DAY), Math.floor(at(200) / DAY), [['DE', Math.floor(at(200) / DAY)]], [['DE', at(200)]], -1]]);
   });
 
   it('a snapshot of another shape is ignored, not misread', () => {
     const rule = rules.find((r) => r.name === RULE);
     const c = parseConfig({ timezone: 'UTC', ...cfg() });
     const inst = rule?.instantiate({ database: DB }, resolveContext(c), { v: 1, accounts: [['x', 'not a number']] });
-    assert.deepEqual(inst?.snapshot?.(), { v: 1, accounts: [] });
+    assert.deepEqual(inst?.snapshot?.(), { v: 2, latest: 0, latestMs: 0, site: [], active: [], accounts: [] });
   });
 
   it('state stays small: 10,000 accounts, each with a history and a recent country', () => {
@@ -222,6 +241,65 @@ describe(`${RULE}: state across cron runs`, () => {
     const { state } = runSplit(cfg(), many);
     const perAccount = Buffer.byteLength(state) / 10_000;
     assert.ok(perAccount < 100, `${perAccount.toFixed(0)} bytes per account`);
+  });
+});
+
+describe(`${RULE}: accounts saved as rows`, () => {
+  const CAROL = 'carol@example.edu';
+  const DAVE = 'dave@example.edu';
+  const ERIN = 'erin@example.edu';
+  // Three accounts make NG usual for the site; 95 days on they have forgotten it, and alice's NG is news to the site.
+  const records = [
+    ...homeDays(8), ...[CAROL, DAVE, ERIN].map((account, i) => from(IP.NG, at(1, i), { account })), from(IP.US, at(2, 1), { account: BOB }),
+    from(IP.GB, at(9)), from(IP.DE, at(9, 1)), from(IP.RU, at(9, 2), { account: BOB }), from(IP.DE, at(95)), from(IP.NG, at(96)), from(IP.US, at(96, 1)),
+  ];
+  const restore = (section: unknown): ReturnType<NonNullable<(typeof rules)[number]>['instantiate']> => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    return rule.instantiate({ database: DB }, resolveContext(parseConfig({ timezone: 'UTC', ...cfg() })), section);
+  };
+  const sectionAfter = (n: number): Section => (JSON.parse(runSplit(cfg(), records.slice(0, n)).state) as { countries: Section }).countries;
+  const rowsOf = (section: unknown): Row[] => (section as Section).accounts as Row[];
+
+  it('restored from v1 in every run, or from rows, cron runs give the same findings', () => {
+    const severities = (fs: readonly Finding[]): string[] => fs.map((f) => `${f.severity} ${String(f.data.country)} ${String(f.data.site_usual)}`);
+    // One run never forgets the others' NG; a snapshot on day 95 does.
+    assert.deepEqual(severities(inRuns(RULE, records, [], { config: cfg() })).slice(-2), ['info NG yes', 'warning US no']);
+    for (const cuts of [[16], [15, 16], [4, 11, 12, 16], records.map((_, i) => i).slice(1)]) {
+      const eager = inRuns(RULE, records, cuts, { config: cfg(), between: (s) => asV1(s as Section) });
+      assert.deepEqual(severities(eager).slice(-2), ['warning NG no', 'warning US no'], cuts.join());
+      assert.deepEqual(brief(inRuns(RULE, records, cuts, { config: cfg() })), brief(eager), cuts.join());
+    }
+  });
+
+  it('restored and saved again without records, every row and count is as it was', () => {
+    const section = sectionAfter(13);
+    assert.equal(section.v, 2);
+    assert.deepEqual(JSON.parse(JSON.stringify(restore(section).snapshot?.())), section);
+  });
+
+  it('a run touching one account rewrites only that account\'s row', () => {
+    const section = sectionAfter(13);
+    const inst = restore(section);
+    inst.onRecord(from(IP.GB, at(9, 3), { account: BOB }), () => undefined);
+    const rows = rowsOf(JSON.parse(JSON.stringify(inst.snapshot?.())));
+    assert.deepEqual(rows.filter((r) => r[0] !== BOB), rowsOf(section).filter((r) => r[0] !== BOB));
+    assert.notEqual(rows.find((r) => r[0] === BOB)?.[2], rowsOf(section).find((r) => r[0] === BOB)?.[2]);
+  });
+
+  it('a damaged row drops only that account: it is new again, and the others as they were', () => {
+    const section = sectionAfter(13);
+    const damaged = { ...section, accounts: rowsOf(section).map((r): Row => (r[0] === BOB ? [r[0], r[1], '0;US;;-1'] : r)) };
+    const findings = (saved: unknown): string[] => {
+      const inst = restore(saved);
+      const out: Finding[] = [];
+      for (const r of [from(IP.NL, at(10), { account: BOB }), from(IP.NL, at(10, 1))]) inst.onRecord(r, (f) => out.push(f));
+      return brief(out);
+    };
+    // bob seen for the first time: nothing is new to him; alice's NL is.
+    assert.deepEqual(findings(damaged).map((f) => f.split(' ')[0]), ['alice@example.edu']);
+    assert.deepEqual(findings(section).map((f) => f.split(' ')[0]), ['bob@example.edu', 'alice@example.edu']);
+    for (const bad of ['', '0;;;', '0;DE;;-1', '0;de1;;-1', 'x;;;-1', '0;DE1;US2;-1;']) assert.equal(decodeProfile(bad, 1), undefined, bad);
   });
 });
 

@@ -7,7 +7,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Finding, MailRecord } from '../../src/core/types.js';
 import { authSuccess, HOUR, ruleTester, submission, T0, type ExpectedFinding } from '../helpers/records.js';
-import { runSplit as splitRun } from './harness.js';
+import { parseConfig, resolveContext } from '../../src/config/load.js';
+import { rules } from '../../src/rules/index.js';
+import { decodeProfile } from '../../src/rules/new-sender-host.js';
+import { brief, inRuns, runSplit as splitRun } from './harness.js';
 
 const RULE = 'new-sender-host';
 const DAY = 24 * HOUR;
@@ -108,6 +111,20 @@ ruleTester(RULE, {
 const runSplit = (config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } =>
   splitRun(RULE, config, records, split);
 
+type Row = [string, number, string];
+interface Section { v: number; latest?: number; accounts: unknown[] }
+
+/** A v2 section as the v1 snapshot of the same run had it: every account a tuple, its networks pruned by `latest` (30 days). */
+function asV1(section: Section): Section {
+  const accounts = (section.accounts as Row[]).map(([account, stamp, text]) => {
+    const saved = decodeProfile(text, stamp);
+    assert.ok(saved, text);
+    const [since, last, nets] = saved;
+    return [account, since, last, nets.filter(([, ago]) => (section.latest ?? 0) - (last - ago) <= 30)];
+  });
+  return { v: 1, accounts };
+}
+
 describe(`${RULE}: state across cron runs`, () => {
   it('a run split anywhere gives the findings of one run', () => {
     const records = [from('198.51.100.7', at(0)), ...office(8).slice(1), from('203.0.113.5', at(8)), from('198.51.100.9', at(9)), from('203.0.113.5', at(9, 1)), from('2001:db8:1::1', at(10))];
@@ -119,7 +136,8 @@ describe(`${RULE}: state across cron runs`, () => {
   it('the snapshot drops networks older than `days` and accounts idle for a year', () => {
     const { state } = runSplit(cfg(), [from('198.51.100.7', at(0), { account: BOB }), from('198.51.100.7', at(0)), from('203.0.113.5', at(100)), from('10.1.2.3', at(400))]);
     const day = (d: number): number => Math.floor(at(d) / DAY);
-    assert.deepEqual((JSON.parse(state) as Record<string, unknown>)[RULE], { v: 1, accounts: [['alice@example.edu', day(0), day(400), []]] });
+    const saved = (JSON.parse(state) as Record<string, Section>)[RULE];
+    assert.deepEqual(saved && asV1(saved), { v: 1, accounts: [['alice@example.edu', day(0), day(400), []]] });
   });
 
   it('state stays small: 10,000 accounts with three networks each', () => {
@@ -132,5 +150,62 @@ describe(`${RULE}: state across cron runs`, () => {
     const { state } = runSplit(cfg(), many);
     const perAccount = Buffer.byteLength(state) / 10_000;
     assert.ok(perAccount < 120, `${perAccount.toFixed(0)} bytes per account`);
+  });
+});
+
+describe(`${RULE}: accounts saved as rows`, () => {
+  const CAROL = 'carol@example.edu';
+  const records = [
+    from('198.51.100.7', at(0)), from('203.0.113.5', at(0), { account: BOB }), from('2001:db8:1::1', at(1), { account: CAROL }), ...office(8).slice(1),
+    from('203.0.113.9', at(9)), from('198.51.100.3', at(12), { account: BOB }), from('198.51.100.8', at(36), { account: CAROL }),
+    from('198.51.100.9', at(38)), from('203.0.113.5', at(39), { account: BOB }), from('2001:db8:1::2', at(40), { account: CAROL }),
+  ];
+  const restore = (section: unknown): ReturnType<NonNullable<(typeof rules)[number]>['instantiate']> => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    return rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC', ...cfg() })), section);
+  };
+  const sectionAfter = (n: number): Section => (JSON.parse(runSplit(cfg(), records.slice(0, n)).state) as Record<string, Section>)[RULE] ?? assert.fail('no section');
+  const rowsOf = (section: unknown): Row[] => (section as Section).accounts as Row[];
+
+  it('restored from v1 in every run, or from rows, cron runs give the same findings', () => {
+    const whole = inRuns(RULE, records, [], { config: cfg() });
+    assert.equal(whole.length, 6);
+    for (const cuts of [[10], [11, 12], [3, 10, 13], [13], records.map((_, i) => i).slice(1)]) {
+      const eager = inRuns(RULE, records, cuts, { config: cfg(), between: (s) => asV1(s as Section) });
+      assert.deepEqual(brief(inRuns(RULE, records, cuts, { config: cfg() })), brief(eager), cuts.join());
+      // A snapshot after day 31 forgot carol's network of day 1; one run still knows when she last used it.
+      assert.equal(eager.at(-1)?.data.last_used_days_ago, cuts.some((c) => c >= 13) ? undefined : 39, cuts.join());
+    }
+  });
+
+  it('restored and saved again without records, every row is as it was', () => {
+    const section = sectionAfter(13);
+    assert.equal(section.v, 2);
+    assert.deepEqual(JSON.parse(JSON.stringify(restore(section).snapshot?.())), section);
+  });
+
+  it('a run touching one account rewrites only that account\'s row', () => {
+    const section = sectionAfter(13);
+    const inst = restore(section);
+    inst.onRecord(from('203.0.113.77', at(36, 1), { account: BOB }), () => undefined);
+    const rows = rowsOf(JSON.parse(JSON.stringify(inst.snapshot?.())));
+    assert.deepEqual(rows.filter((r) => r[0] !== BOB), rowsOf(section).filter((r) => r[0] !== BOB));
+    assert.notEqual(rows.find((r) => r[0] === BOB)?.[2], rowsOf(section).find((r) => r[0] === BOB)?.[2]);
+  });
+
+  it('a damaged row drops only that account: it is new again', () => {
+    const section = sectionAfter(13);
+    const damaged = { ...section, accounts: rowsOf(section).map((r): Row => (r[0] === BOB ? [r[0], r[1], '1 x/2'] : r)) };
+    const findings = (saved: unknown): string[] => {
+      const inst = restore(saved);
+      const out: Finding[] = [];
+      for (const r of [from('192.0.2.200', at(37), { account: BOB }), from('192.0.2.201', at(37, 1))]) inst.onRecord(r, (f) => out.push(f));
+      return out.map((f) => f.account);
+    };
+    assert.deepEqual(findings(damaged), ['alice@example.edu']);
+    assert.deepEqual(findings(section), [BOB, 'alice@example.edu']);
+    for (const bad of ['', 'x', '1 198.51.100', '1 198.51.100/', '1 198.51.100/x', '1 zz/1']) assert.equal(decodeProfile(bad, 1), undefined, bad);
+    assert.deepEqual(decodeProfile('2 198.51.100/1 2001:db8:1/0', 10), [8, 10, [['198.51.100', 1], ['2001:db8:1', 0]]]);
   });
 });

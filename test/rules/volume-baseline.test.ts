@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
-import { median } from '../../src/rules/volume-baseline.js';
+import { decodeBaseline, median } from '../../src/rules/volume-baseline.js';
 import { HOUR, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
-import { runSplit as splitRun } from './harness.js';
+import { brief, inRuns, runSplit as splitRun } from './harness.js';
 
 const RULE = 'volume-baseline';
 const DAY = 24 * HOUR;
@@ -226,6 +226,19 @@ describe(`${RULE}: the day so far`, () => ruleTester(RULE, {
 const runSplit = (config: Record<string, unknown>, records: readonly MailRecord[], split?: number): { findings: Finding[]; state: string } =>
   splitRun(RULE, config, records, split);
 
+type Row = [string, number, string];
+interface Section { v: number; historyDays: number; latestAt: number; marks?: number[]; accounts: unknown[] }
+
+/** A v2 section written as v1 (every account a tuple), as a site upgraded from v1 has it. */
+function asV1(section: Section): Section {
+  const accounts = (section.accounts as Row[]).map(([account, stamp, text]) => {
+    const saved = decodeBaseline(text, stamp);
+    assert.ok(saved, text);
+    return [account, ...saved];
+  });
+  return { v: 1, historyDays: section.historyDays, latestAt: section.latestAt, accounts };
+}
+
 describe(`${RULE}: state across cron runs`, () => {
   it('a run split anywhere gives the findings of one run', () => {
     const records = [...noisy(), ...hours(14, 3, 2), ...hours(14, 9, 100), ...hours(14, 10, 30), ...hours(15, 9, 40)];
@@ -251,10 +264,10 @@ describe(`${RULE}: state across cron runs`, () => {
 
   it('the snapshot keeps 28 days of history, and an idle account for a year', () => {
     const records = [...hours(0, 9, 1, { account: 'bob@example.edu' }), ...hours(0, 9, 3), ...hours(30, 10, 2), ...hours(390, 9, 1, { account: 'carol@example.edu' })];
-    const saved = (JSON.parse(runSplit(cfg(), records).state) as Record<string, { accounts: unknown[] }>)[RULE];
+    const saved = (JSON.parse(runSplit(cfg(), records).state) as Record<string, Section>)[RULE];
     const dayNo = (d: number): number => Math.floor((DAY0 + d * DAY) / DAY);
     // bob is silent for 390 days: gone. alice is silent for 360: her days are gone, her first sighting stays.
-    assert.deepEqual(saved?.accounts, [
+    assert.deepEqual(saved && asV1(saved).accounts, [
       ['alice@example.edu', dayNo(0), dayNo(30), [], '', [], -1, -1, -1, [], -1],
       ['carol@example.edu', dayNo(390), dayNo(390), [1], Buffer.from([0, 2, 0]).toString('base64url'), [(dayNo(390) * 24) + 9, 1], -1, -1, -1, [1], -1],
     ]);
@@ -265,7 +278,7 @@ describe(`${RULE}: state across cron runs`, () => {
     const rule = rules.find((r) => r.name === RULE);
     const c = parseConfig({ timezone: 'UTC' });
     const inst = rule?.instantiate({ historyDays: 14 }, resolveContext(c), (JSON.parse(state) as Record<string, unknown>)[RULE]);
-    assert.deepEqual(inst?.snapshot?.(), { v: 1, historyDays: 14, latestAt: 0, accounts: [] });
+    assert.deepEqual(inst?.snapshot?.(), { v: 2, historyDays: 14, latestAt: 0, marks: [0], accounts: [] });
   });
 
   it('state stays small: an account active 8 hours on each of 28 days', () => {
@@ -284,4 +297,77 @@ describe(`${RULE}: state across cron runs`, () => {
 describe(`${RULE}: median`, () => {
   const cases: [number[], number][] = [[[], 0], [[3], 3], [[1, 5], 3], [[1, 2, 9], 2], [[4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 6, 7, 8, 12], 5]];
   for (const [xs, m] of cases) it(`median of [${xs.join(',')}] is ${m}`, () => assert.equal(median(xs), m));
+});
+
+describe(`${RULE}: accounts saved as rows`, () => {
+  const bob = { account: 'bob@example.edu' };
+  const carol = { account: 'carol@example.edu' };
+  const history = (): MailRecord[] => byTime(noisy(), NOISY_PEAKS.flatMap((n, d) => hours(d, 11, n, bob)), quiet(14).map((r) => ({ ...r, ...carol })));
+  const restore = (section: unknown): ReturnType<NonNullable<(typeof rules)[number]>['instantiate']> => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    return rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })), section);
+  };
+  const sectionOf = (records: readonly MailRecord[]): Section =>
+    (JSON.parse(runSplit(cfg(), records).state) as Record<string, Section>)[RULE] ?? assert.fail('no section');
+  const rowsOf = (section: unknown): Row[] => (section as Section).accounts as Row[];
+  const after = [...hours(14, 3, 2), ...hours(14, 9, 100), ...hours(14, 10, 30, bob), ...hours(15, 9, 40)];
+
+  it('a v1 snapshot restores as before: every run restored from v1 gives the findings of one run', () => {
+    const records = [...history(), ...after];
+    const whole = brief(inRuns(RULE, records, []));
+    const cuts = [history().length, history().length + 50, records.length - 40];
+    assert.deepEqual(brief(inRuns(RULE, records, cuts, { between: (s) => asV1(s as Section) })), whole);
+    assert.deepEqual(brief(inRuns(RULE, records, cuts)), whole);
+  });
+
+  it('restored and saved again without records, every row is as it was', () => {
+    const section = sectionOf(history());
+    assert.equal(section.v, 2);
+    assert.deepEqual(JSON.parse(JSON.stringify(restore(section).snapshot?.())), section);
+  });
+
+  it('a run touching one account rewrites only that account\'s row', () => {
+    const section = sectionOf(history());
+    const inst = restore(section);
+    for (const r of hours(14, 10, 3, bob)) inst.onRecord(r, () => undefined);
+    const before = rowsOf(section);
+    const rows = rowsOf(JSON.parse(JSON.stringify(inst.snapshot?.())));
+    assert.deepEqual(rows.map((r) => r[0]), before.map((r) => r[0]));
+    assert.deepEqual(rows.filter((r) => r[0] !== bob.account), before.filter((r) => r[0] !== bob.account));
+    assert.notEqual(rows.find((r) => r[0] === bob.account)?.[2], before.find((r) => r[0] === bob.account)?.[2]);
+  });
+
+  it('a damaged row drops only that account: it starts again as new', () => {
+    const section = sectionOf(history());
+    const damaged = { ...section, accounts: rowsOf(section).map((r): Row => (r[0] === bob.account ? [r[0], r[1], '[1,2'] : r)) };
+    const without = { ...section, accounts: rowsOf(section).filter((r) => r[0] !== bob.account) };
+    const findingsFrom = (saved: unknown): string[] => {
+      const inst = restore(saved);
+      const out: Finding[] = [];
+      for (const r of after) inst.onRecord(r, (f) => out.push(f));
+      return brief(out);
+    };
+    assert.ok(findingsFrom(damaged).some((f) => f.startsWith('alice@')));
+    assert.deepEqual(findingsFrom(damaged), findingsFrom(without));
+    assert.notDeepEqual(findingsFrom(damaged), findingsFrom(section));
+    assert.ok(decodeBaseline('[0,1,[1],[1]]AAAB', DAY0));
+    for (const bad of ['', '[]', 'x', '[0,1,[1],[1]]!', '[0,1,["a"],[1]]', '[0,1,[1]]', '[0,1,[1],[1],[],-1,-1,-1,-1,0]']) assert.equal(decodeBaseline(bad, DAY0), undefined, bad);
+  });
+
+  it('an account left unread while local time runs back is pruned as each run in between would have pruned it', () => {
+    // Troll falls back two hours at 01:00 UTC on 25 October 2026: local 02:59 is followed by 01:00.
+    const zones = { accounts: { 'bob@example.edu': { officeHours: { timezone: 'Antarctica/Troll' } } } };
+    const at = (iso: string, n: number, over: Parameters<typeof submission>[0]): MailRecord[] =>
+      Array.from({ length: n }, (_, i) => submission({ ...over, at: Date.parse(iso) + i * MINUTE }));
+    const records: MailRecord[] = [];
+    for (let d = 10; d <= 23; d++) records.push(...at(`2026-10-${d}T08:00:00Z`, 2, bob), ...at(`2026-10-${d}T09:00:00Z`, 2, {}));
+    records.push(...at('2026-10-24T22:10:00Z', 25, bob), ...at('2026-10-25T00:50:00Z', 2, {}), ...at('2026-10-25T01:05:00Z', 2, {}), ...at('2026-10-25T01:10:00Z', 25, bob));
+    const bobs = (fs: readonly Finding[]): string[] => fs.filter((f) => f.account === bob.account).map((f) => `${new Date(f.at).toISOString()} ${String(f.data.condition)}`);
+    const early = ['2026-10-24T22:10:00.000Z odd-hour', '2026-10-24T22:26:00.000Z day', '2026-10-24T22:29:00.000Z rate'];
+    // The run ending at local 02:59 ended bob's episode of 00:xx (an hour older than its "now"); one long run never ends it.
+    assert.deepEqual(bobs(inRuns(RULE, records, [], { config: zones })), early);
+    const n = records.length;
+    assert.deepEqual(bobs(inRuns(RULE, records, [n - 29, n - 27, n - 25], { config: zones })), [...early, '2026-10-25T01:10:00.000Z odd-hour', '2026-10-25T01:29:00.000Z rate']);
+  });
 });
