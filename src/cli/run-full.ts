@@ -259,8 +259,15 @@ export async function evaluateRun(config: Config, o: RunOptions, io: Io): Promis
     accept: (f) => SEVERITY_RANK[incidentOf.get(f)?.severity ?? f.severity] >= SEVERITY_RANK[minSeverity],
   });
   const verdicts: Record<string, Verdict> = {};
+  // An alert's first finding, found by key: a first run has thousands of alerts and tens of thousands of findings.
+  const firstFinding = new Map<string, Finding>();
+  const keyOf = (account: string, rule: string, at: number): string => `${account}\n${rule}\n${at}`;
+  for (const f of findings) {
+    const k = keyOf(f.account, f.rule, f.at);
+    if (!firstFinding.has(k)) firstFinding.set(k, f);
+  }
   for (const a of decided.alerts) {
-    const f = findings.find((x) => x.account === a.account && x.rule === a.rule && x.at === a.firstSeen);
+    const f = firstFinding.get(keyOf(a.account, a.rule, a.firstSeen));
     const inc = (f && incidentOf.get(f)) ?? tracker.get(a.account);
     if (inc) verdicts[a.account] = verdictOf(inc, config.incidents);
   }

@@ -20,7 +20,8 @@ export type SavedRow = readonly [account: string, stamp: number, text: string];
 
 /** A restored row not yet asked for. A class, so it is told from a rule's entries (plain objects) by `instanceof`. */
 class Packed {
-  constructor(readonly stamp: number, readonly text: string) {}
+  /** The row as read: saved again as the same array, so an untouched account costs no allocation. */
+  constructor(readonly row: SavedRow) {}
 }
 
 /**
@@ -45,7 +46,7 @@ export class LazyAccounts<E extends object> {
    * unusable saved entry would have been dropped when restored eagerly.
    */
   constructor(private readonly decode: (text: string, account: string, stamp: number) => E | undefined, rows: readonly SavedRow[] = []) {
-    for (const [account, stamp, text] of rows) this.m.set(account, new Packed(stamp, text));
+    for (const row of rows) this.m.set(row[0], new Packed(row));
   }
 
   get size(): number {
@@ -60,7 +61,7 @@ export class LazyAccounts<E extends object> {
   get(account: string): E | undefined {
     const v = this.m.get(account);
     if (!(v instanceof Packed)) return v;
-    const e = this.decode(v.text, account, v.stamp);
+    const e = this.decode(v.row[2], account, v.row[1]);
     // Set on a present key keeps its place in the order.
     if (e === undefined) this.m.delete(account);
     else this.m.set(account, e);
@@ -80,7 +81,7 @@ export class LazyAccounts<E extends object> {
   latest(stampOf: (e: E) => number): number {
     let latest = 0;
     for (const v of this.m.values()) {
-      const t = v instanceof Packed ? v.stamp : stampOf(v);
+      const t = v instanceof Packed ? v.row[1] : stampOf(v);
       if (t > latest) latest = t;
     }
     return latest;
@@ -113,7 +114,7 @@ export class LazyAccounts<E extends object> {
     const out: SavedRow[] = [];
     for (const [account, v] of this.m) {
       if (v instanceof Packed) {
-        if (keep(v.stamp)) out.push([account, v.stamp, v.text]);
+        if (keep(v.row[1])) out.push(v.row);
         continue;
       }
       const stamp = stampOf(v);
