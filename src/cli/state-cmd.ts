@@ -12,11 +12,19 @@ import { formatLocal } from './output.js';
 import { hostTimezone } from '../core/time.js';
 import { EXIT_LOCKED, lockOrSay } from './run.js';
 
-/** Entries in a rule's or parser's saved state: the length of its first list. */
+/**
+ * Entries in a rule's or parser's saved state: its `accounts` or `rows` list (a section
+ * may also hold site-wide lists, such as countries' counts per country), else its first list.
+ */
 function entries(x: unknown): number {
   if (Array.isArray(x)) return x.length;
   if (x && typeof x === 'object') {
-    for (const v of Object.values(x)) if (Array.isArray(v)) return v.length;
+    const o = x as Record<string, unknown>;
+    for (const key of ['accounts', 'rows']) {
+      const v = o[key];
+      if (Array.isArray(v)) return v.length;
+    }
+    for (const v of Object.values(o)) if (Array.isArray(v)) return v.length;
   }
   return 0;
 }

@@ -339,6 +339,13 @@ describe('sendwatch state', () => {
     assert.equal(show.code, 0);
     assert.match(show.stdout, /maillog: postfix, read to byte \d+ of \d+ \(line \d+\)/);
     assert.match(show.stdout, /sends-per-account: \d+ accounts tracked/);
+    // Each rule counts its accounts, not a site-wide list that comes first (countries' counts per country).
+    const saved = JSON.parse(readFileSync(s.state, 'utf8')) as { rules: Record<string, { accounts?: unknown[]; rows?: unknown[] }> };
+    for (const [rule, section] of Object.entries(saved.rules)) {
+      const list = section.accounts ?? section.rows;
+      if (list) assert.match(show.stdout, new RegExp(`${rule}: ${list.length} accounts tracked`));
+    }
+    assert.match(show.stdout, /countries: [1-9]\d* accounts tracked/);
     assert.match(show.stdout, /alerts remembered: [1-9]/);
     const reset = await runCli(['state', 'reset', '--config', s.config]);
     assert.equal(reset.code, 0);
