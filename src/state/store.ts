@@ -5,7 +5,9 @@
  *
  * The file is one JSON object, its small sections first (SECTION_ORDER), so that
  * peekState can read the cursors and the outbox of a file of any size from its first
- * kilobytes.
+ * kilobytes. Each log's open messages (its parser's state: 2.2 MB of message-id and
+ * queue-file attributions for a busy Messaging Server) are written apart from its cursor,
+ * in `parsers` after the alerts, so they never make the head long.
  */
 import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
@@ -13,7 +15,7 @@ import { RuntimeError } from '../core/errors.js';
 import { topLevelSpans } from './json-spans.js';
 import { emptyState, isAlertMemory, StateHeadSchema, StateShellSchema, STATE_VERSION, type AlertMemory, type State, type StateHead } from './schema.js';
 
-/** The order saveState writes the sections in: what a run with nothing new needs, then the bulk. */
+/** The order saveState writes the sections in: what a run with nothing new needs, then the bulk (`parsers` before `incidents`). */
 const SECTION_ORDER = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'incidents', 'rules'] as const satisfies readonly (keyof State)[];
 const HEAD_SECTIONS: ReadonlySet<string> = new Set(['version', 'sources', 'outbox']);
 /** Enough for the head of a state with dozens of logs; a bigger head is read whole. */
@@ -189,6 +191,7 @@ export function loadState(path: string, now: number): LoadResult {
   let problem: string;
   try {
     const raw: unknown = JSON.parse(bytes.toString('utf8'));
+    rejoinParsers(raw);
     const version = (raw as { version?: unknown } | null)?.version;
     if (version !== undefined && version !== STATE_VERSION) {
       problem = `version ${JSON.stringify(version)}, this sendwatch reads version ${STATE_VERSION}`;
@@ -215,14 +218,35 @@ export function loadState(path: string, now: number): LoadResult {
   return { state: emptyState(now), warning: `state ${path} was ${problem}: moved aside to ${aside}; starting with fresh state` };
 }
 
-/** The state as JSON, its sections in SECTION_ORDER. */
+/** The state as JSON, its sections in SECTION_ORDER, each log's parser state apart in `parsers`. */
 export function serializeState(state: State): string {
   const parts: string[] = [];
+  const cursors: Record<string, unknown> = {};
+  const parsers: Record<string, unknown> = {};
+  for (const [path, { parser, ...rest }] of Object.entries(state.sources)) {
+    cursors[path] = rest;
+    if (parser !== undefined) parsers[path] = parser;
+  }
   for (const key of SECTION_ORDER) {
-    const value: unknown = state[key];
+    if (key === 'incidents' && Object.keys(parsers).length > 0) parts.push(`"parsers":${JSON.stringify(parsers)}`);
+    const value: unknown = key === 'sources' ? cursors : state[key];
     if (value !== undefined) parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
   return `{${parts.join(',')}}\n`;
+}
+
+/** Puts each log's parser state (see serializeState) back beside its cursor; a file without `parsers` (an older one) keeps its own. */
+function rejoinParsers(raw: unknown): void {
+  if (typeof raw !== 'object' || raw === null) return;
+  const o = raw as { sources?: unknown; parsers?: unknown };
+  const parsers = o.parsers;
+  delete o.parsers;
+  if (typeof parsers !== 'object' || parsers === null || typeof o.sources !== 'object' || o.sources === null) return;
+  const sources = o.sources as Record<string, unknown>;
+  for (const [path, parser] of Object.entries(parsers as Record<string, unknown>)) {
+    const src = sources[path];
+    if (typeof src === 'object' && src !== null && !Array.isArray(src)) (src as Record<string, unknown>).parser = parser;
+  }
 }
 
 /** Writes the whole state atomically: readers see the old file or the new one, never a mix. */

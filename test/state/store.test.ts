@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { topLevelSpans } from '../../src/state/json-spans.js';
-import { emptyState, type State } from '../../src/state/schema.js';
+import { emptyState, type SourceState, type State } from '../../src/state/schema.js';
 import { loadState, peekState, saveState, serializeState } from '../../src/state/store.js';
 
 function stateDir(): string {
@@ -17,6 +17,13 @@ function stateDir(): string {
 }
 
 /** A state with every section, rules big enough that the head is far from the end. */
+/** A log's state as the head of the file holds it: the cursor, without the parser's open messages. */
+function withoutParser(v: SourceState): SourceState {
+  const c = { ...v };
+  delete c.parser;
+  return c;
+}
+
 function sampleState(ruleEntries = 10): State {
   const cursor = { path: '/var/log/maillog', dev: 1, ino: 2, size: 300, offset: 300, lineNo: 7, headHash: '0123456789abcdef', headLength: 300, mtimeMs: 1_700_000_000_000.5 };
   return {
@@ -80,8 +87,12 @@ describe('state file', () => {
     saveState(path, state);
     const text = readFileSync(path, 'utf8');
     assert.equal(text, serializeState(state));
-    assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(state)), 'one JSON object, as before');
-    const order = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'incidents', 'rules'].map((k) => text.indexOf(`"${k}":`));
+    // One JSON object; each log's parser state is written apart from its cursor, after the alerts.
+    const { sources, ...rest } = state;
+    const cursors = Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, withoutParser(v)]));
+    const parsers = Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, v.parser]));
+    assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify({ ...rest, sources: cursors, parsers })));
+    const order = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'parsers', 'incidents', 'rules'].map((k) => text.indexOf(`"${k}":`));
     assert.deepEqual(order, [...order].sort((a, b) => a - b));
     const loaded = loadState(path, 0);
     assert.equal(loaded.warning, undefined);
@@ -92,9 +103,24 @@ describe('state file', () => {
     const dir = stateDir();
     const path = join(dir, 'state.json');
     const state = sampleState(200_000);
+    // Open messages as big as a busy Messaging Server's stay out of the head.
+    const source = state.sources['/var/log/maillog'];
+    assert.ok(source);
+    source.parser = { known: Array.from({ length: 20_000 }, (_, i) => [`m:${i}@example.org`, { account: 'a@example.org', at: i }]) };
     saveState(path, state);
-    assert.ok(readFileSync(path).length > 1_000_000);
-    assert.deepEqual(peekState(path), { version: 1, sources: state.sources, outbox: [] });
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.length > 1_000_000);
+    assert.ok(text.indexOf('"alerts":') < 4096);
+    assert.deepEqual(peekState(path), { version: 1, sources: { '/var/log/maillog': withoutParser(source) }, outbox: [] });
+    assert.deepEqual(loadState(path, 0).state.sources, state.sources);
+  });
+
+  it('loads a file from before parsers were written apart, with each parser state beside its cursor', () => {
+    const dir = stateDir();
+    const path = join(dir, 'state.json');
+    const state = sampleState();
+    writeFileSync(path, `${JSON.stringify(state)}\n`, { mode: 0o600 });
+    assert.deepEqual(loadState(path, 0).state, state);
   });
 
   it('peekState reads a file written with its sections in another order (an earlier version) whole', () => {
