@@ -40,12 +40,12 @@ function hourOf(hhmm: string): number {
 }
 
 /**
- * The offline country database of the `countries` rule, when this build has it
- * (src/rules/geo.ts): loaded by name at run time, so the report works, with `-` in its
- * countries column, without it. `rules.countries.database` picks another MMDB file;
- * `rules.countries.enabled: false` leaves the column out too.
+ * The offline country database of the `countries` rule (src/rules/geo.ts), imported when
+ * a report needs it (a literal specifier, so the bundler keeps it as a chunk of its own).
+ * A database that cannot be read leaves `-` in the countries column.
+ * `rules.countries.database` picks another MMDB file; `rules.countries.enabled: false`
+ * leaves the column out too.
  */
-const GEO_MODULE: string = '../rules/geo.js';
 
 async function countryLookupFor(config: Config, io: Io, quiet: boolean): Promise<((ip: string) => string | undefined) | undefined> {
   const opts = (config.rules as Record<string, unknown>).countries;
@@ -53,7 +53,7 @@ async function countryLookupFor(config: Config, io: Io, quiet: boolean): Promise
   if (o.enabled === false) return undefined;
   let make: unknown;
   try {
-    make = ((await import(GEO_MODULE)) as { countryLookup?: unknown }).countryLookup;
+    make = (await import('../rules/geo.js')).countryLookup;
   } catch {
     return undefined;
   }

@@ -12,7 +12,7 @@
  *      raw reader     dist/test/bench/read-lines.js FILE (openInput + readLineBatches only)
  *      parse          dist/test/bench/parse-lines.js FORMAT FILE (reader, line parser and
  *                     correlator: the parsing layer without rules or output)
- *      sendwatch scan node dist/src/cli/main.js scan --config CONFIG --format F --output ndjson FILE > out.ndjson
+ *      sendwatch scan node dist/bin/cli/main.js scan --config CONFIG --format F --output ndjson FILE > out.ndjson
  *                     (all rules on), and checks both hijacked accounts are reported
  *                     at warning or above
  *      awk            counting each account's submissions: the floor any log

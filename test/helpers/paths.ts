@@ -16,4 +16,5 @@ export function corpusDir(family: string): string | undefined {
   return existsSync(d) ? d : undefined;
 }
 
-export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The command as installed: the bundle `npm run build` makes of the compiled CLI (test/tools/bundle.ts). */
+export const CLI = join(ROOT, 'dist', 'bin', 'cli', 'main.js');
