@@ -36,3 +36,6 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(repoPath('dist', 'bin', 'cli', 'main.js'), 0o755);
+// The unbundled CLI stays runnable too: npx caches a project's bin link by path, and a
+// link made before the bundle existed still points there (it failed with 127 otherwise).
+chmodSync(repoPath('dist', 'src', 'cli', 'main.js'), 0o755);
