@@ -1,5 +1,6 @@
 /**
- * Heap sizing for the commands that stream a whole log (scan, report).
+ * Heap sizing for the commands that stream a whole log (scan, report, and a cron run that
+ * reads much).
  *
  * Their live heap is small and bounded (rule windows, open messages: tens of MB), but they
  * allocate a short-lived string or object per line at hundreds of MB/s. V8 answers a high
