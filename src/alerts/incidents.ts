@@ -15,7 +15,7 @@
  */
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
-import { LazyAccounts, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
+import { isFiniteNumber, LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
 
 /** Which facts each rule speaks about; rules not listed are a family of their own. */
 export const RULE_FAMILIES: Readonly<Record<string, string>> = {
@@ -140,21 +140,17 @@ function trimSignals(signals: Finding[]): boolean {
 const SEVERITIES: ReadonlySet<unknown> = new Set(['info', 'warning', 'critical']);
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function evidenceFrom(v: unknown): Evidence | undefined {
-  if (!isObject(v) || typeof v.source !== 'string' || !isNum(v.lineNo) || typeof v.text !== 'string') return undefined;
+  if (!isObject(v) || typeof v.source !== 'string' || !isFiniteNumber(v.lineNo) || typeof v.text !== 'string') return undefined;
   return { source: v.source, lineNo: v.lineNo, text: v.text };
 }
 
 function signalFrom(v: unknown): Finding | undefined {
   if (!isObject(v) || typeof v.rule !== 'string' || typeof v.account !== 'string' || !SEVERITIES.has(v.severity)
-    || !isNum(v.at) || typeof v.message !== 'string' || !isObject(v.data) || !Array.isArray(v.evidence)) return undefined;
-  const data: Record<string, string | number> = {};
-  for (const [k, d] of Object.entries(v.data)) {
-    if (typeof d !== 'string' && !isNum(d)) return undefined;
-    data[k] = d;
-  }
+    || !isFiniteNumber(v.at) || typeof v.message !== 'string' || !Array.isArray(v.evidence)) return undefined;
+  const data = dataFrom(v.data);
+  if (!data) return undefined;
   const evidence: Evidence[] = [];
   for (const e of v.evidence as unknown[]) {
     const ok = evidenceFrom(e);
@@ -165,8 +161,8 @@ function signalFrom(v: unknown): Finding | undefined {
 }
 
 function incidentFrom(v: unknown): Incident | undefined {
-  if (!isObject(v) || typeof v.account !== 'string' || !isNum(v.firstSeen) || !isNum(v.lastSeen) || !isNum(v.score)
-    || !SEVERITIES.has(v.severity) || !isNum(v.findings) || !Array.isArray(v.signals)) return undefined;
+  if (!isObject(v) || typeof v.account !== 'string' || !isFiniteNumber(v.firstSeen) || !isFiniteNumber(v.lastSeen) || !isFiniteNumber(v.score)
+    || !SEVERITIES.has(v.severity) || !isFiniteNumber(v.findings) || !Array.isArray(v.signals)) return undefined;
   const signals: Finding[] = [];
   for (const x of v.signals as unknown[]) {
     const ok = signalFrom(x);
@@ -209,7 +205,7 @@ function incidentText(inc: Incident): string {
     return k >= 0 ? k : sources.push(source) - 1;
   };
   const signals = inc.signals.map((s): SignalTuple => {
-    const t: SignalTuple = [s.rule, s.severity, s.at, s.message, s.data, s.evidence.map((e) => [sourceIndex(e.source), e.lineNo, e.text])];
+    const t: SignalTuple = [s.rule, s.severity, s.at, s.message, s.data, lineTuples(s.evidence, sourceIndex)];
     // Every signal is the incident's own account unless an older snapshot said otherwise.
     if (s.account !== inc.account) t.push(s.account);
     return t;
@@ -221,32 +217,19 @@ function dataFrom(v: unknown): Record<string, string | number> | undefined {
   if (!isObject(v)) return undefined;
   const data: Record<string, string | number> = {};
   for (const [k, d] of Object.entries(v)) {
-    if (typeof d !== 'string' && !isNum(d)) return undefined;
+    if (typeof d !== 'string' && !isFiniteNumber(d)) return undefined;
     data[k] = d;
   }
   return data;
-}
-
-function evidenceTupleFrom(v: unknown, sources: readonly string[]): Evidence | undefined {
-  if (!Array.isArray(v) || v.length !== 3) return undefined;
-  const [k, lineNo, text] = v as unknown[];
-  const source = typeof k === 'number' ? sources[k] : undefined;
-  if (source === undefined || !isNum(lineNo) || typeof text !== 'string') return undefined;
-  return { source, lineNo, text };
 }
 
 function signalTupleFrom(v: unknown, account: string, sources: readonly string[]): Finding | undefined {
   if (!Array.isArray(v) || v.length < 6 || v.length > 7) return undefined;
   const [rule, severity, at, message, rawData, rawEvidence, own] = v as unknown[];
   const data = dataFrom(rawData);
-  if (typeof rule !== 'string' || !SEVERITIES.has(severity) || !isNum(at) || typeof message !== 'string' || !data
-    || !Array.isArray(rawEvidence) || (own !== undefined && typeof own !== 'string')) return undefined;
-  const evidence: Evidence[] = [];
-  for (const e of rawEvidence as unknown[]) {
-    const ok = evidenceTupleFrom(e, sources);
-    if (!ok) return undefined;
-    evidence.push(ok);
-  }
+  const evidence = linesOfTuples(rawEvidence, (k) => (typeof k === 'number' ? sources[k] : undefined));
+  if (typeof rule !== 'string' || !SEVERITIES.has(severity) || !isFiniteNumber(at) || typeof message !== 'string' || !data
+    || !evidence || (own !== undefined && typeof own !== 'string')) return undefined;
   return { rule, account: own ?? account, severity: severity as Severity, at, message, data, evidence };
 }
 
@@ -260,7 +243,7 @@ export function incidentFromText(text: string, account: string, lastSeen: number
   }
   if (!Array.isArray(v) || v.length !== 6) return undefined;
   const [firstSeen, score, severity, findings, sources, rawSignals] = v as unknown[];
-  if (!isNum(firstSeen) || !isNum(score) || !SEVERITIES.has(severity) || !isNum(findings)
+  if (!isFiniteNumber(firstSeen) || !isFiniteNumber(score) || !SEVERITIES.has(severity) || !isFiniteNumber(findings)
     || !Array.isArray(sources) || !sources.every((s) => typeof s === 'string') || !Array.isArray(rawSignals)) return undefined;
   const signals: Finding[] = [];
   for (const x of rawSignals as unknown[]) {
@@ -289,18 +272,16 @@ function restoreSection(saved: unknown): Restored {
   return { rows: [], packer: TextPacker.current(), eager: restoreOpenIncidents(saved) ?? [] };
 }
 
+const lastSeenOf = (i: Incident): number => i.lastSeen;
+
 /**
  * Open incidents per account. `add` folds a finding in (closing the account's previous
  * incident first if it went quiet for longer than the gap); closed incidents go to the
  * sink. Deterministic in log time, so cron runs and one scan agree.
  */
 export class IncidentTracker {
+  /** Stamped with lastSeen: idle incidents are found (and, without a sink, closed) without decoding them. */
   private readonly open: LazyAccounts<Incident>;
-  /**
-   * Each open incident's lastSeen, in the order of `open`: idle incidents are found (and,
-   * without a sink, closed) without decoding them.
-   */
-  private readonly lastSeen = new Map<string, number>();
   private readonly packer: TextPacker;
   private readonly gapMs: number;
   /** No open incident is idle before this log time (lastSeen + gap of the quietest). */
@@ -317,15 +298,11 @@ export class IncidentTracker {
       const plain = this.packer.unpack(text);
       return plain === undefined ? undefined : incidentFromText(plain, account, stamp);
     }, r.rows);
-    for (const [account, stamp] of r.rows) this.lastSeen.set(account, stamp);
-    for (const i of r.eager) {
-      this.open.set(i.account, i);
-      this.lastSeen.set(i.account, i.lastSeen);
-    }
+    for (const i of r.eager) this.open.set(i.account, i);
   }
 
   add(f: Finding): Incident {
-    const seen = this.lastSeen.get(f.account);
+    const seen = this.open.stamp(f.account, lastSeenOf);
     let inc: Incident | undefined;
     if (seen !== undefined && f.at - seen > this.gapMs) this.close(f.account);
     else inc = this.get(f.account);
@@ -335,7 +312,6 @@ export class IncidentTracker {
     }
     if (f.at < inc.firstSeen) inc.firstSeen = f.at;
     if (f.at > inc.lastSeen) inc.lastSeen = f.at;
-    this.lastSeen.set(f.account, inc.lastSeen);
     if (inc.lastSeen + this.gapMs < this.idleHorizon) this.idleHorizon = inc.lastSeen + this.gapMs;
     inc.findings++;
     // Trimming keeps each rule's strongest signal, so with points rising with severity no
@@ -366,15 +342,12 @@ export class IncidentTracker {
   private close(account: string): void {
     const inc = this.onClose ? this.open.get(account) : undefined;
     this.open.delete(account);
-    this.lastSeen.delete(account);
     if (inc) this.onClose?.(inc);
   }
 
+  /** The account's open incident; a damaged row is gone from `open` once asked for. */
   get(account: string): Incident | undefined {
-    const inc = this.open.get(account);
-    // A damaged row is gone from `open` once asked for.
-    if (!inc) this.lastSeen.delete(account);
-    return inc;
+    return this.open.get(account);
   }
 
   /** Closes incidents quiet for longer than the gap as of log time `now`. */
@@ -382,7 +355,7 @@ export class IncidentTracker {
     // Called after every batch of lines: walk the open incidents only once one can be due.
     if (now <= this.idleHorizon) return;
     let horizon = Infinity;
-    for (const [k, seen] of this.lastSeen) {
+    for (const [k, seen] of this.open.stamps(lastSeenOf)) {
       if (now - seen > this.gapMs) {
         this.close(k);
       } else if (seen + this.gapMs < horizon) {
@@ -395,13 +368,12 @@ export class IncidentTracker {
   /** End of an ad-hoc scan: every open incident is closed. */
   flush(): void {
     const all = this.onClose ? [...this.open.entries()].map(([, i]) => i).sort((a, b) => a.firstSeen - b.firstSeen) : [];
-    for (const k of [...this.open.keys()]) this.open.delete(k);
-    this.lastSeen.clear();
+    this.open.clear();
     for (const inc of all) this.onClose?.(inc);
   }
 
   snapshot(): unknown {
-    const rows = this.open.rows((i) => i.lastSeen, () => true, (i) => this.packer.pack(incidentText(i)));
+    const rows = this.open.rows(lastSeenOf, () => true, (i) => this.packer.pack(incidentText(i)));
     return { v: 2, dict: this.packer.saved(), rows };
   }
 }

@@ -23,7 +23,7 @@ import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '..
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule, type Emit } from './types.js';
 import { capMap, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, percent, pushRecent, severityOfRank } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isNumberList, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Share = z.number().positive().max(1);
 
@@ -179,8 +179,6 @@ function encodeRow(a: AccountBounces, recent: readonly [number, Evidence][]): st
   return `${a.client !== undefined ? `${a.client}\n` : ''}${JSON.stringify(parts)}`;
 }
 
-const isNumberList = (v: unknown): v is number[] => Array.isArray(v) && v.every((n) => typeof n === 'number' && Number.isFinite(n));
-
 function recentOfRow(v: unknown): [number, Evidence][] | undefined {
   if (!Array.isArray(v)) return undefined;
   const out: [number, Evidence][] = [];
@@ -209,7 +207,7 @@ function decodeRow(text: string, now: number): AccountBounces | undefined {
 }
 
 function restore(saved: unknown, opts: Opts): LazyAccounts<AccountBounces> {
-  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const s = sectionOf(saved);
   const rows = s.v === 3 && s.window === opts.windowMinutes ? savedRows(s.accounts) : undefined;
   if (rows) return new LazyAccounts((text, _account, now) => decodeRow(text, now), rows);
   const accounts = new LazyAccounts<AccountBounces>(() => undefined);

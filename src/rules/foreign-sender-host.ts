@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isFiniteNumber, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -93,11 +93,9 @@ function decodeRow(text: string, stamp: number, cut: Cut): Seen | undefined {
   return hosts.size === 0 ? undefined : { hosts, level: row.level };
 }
 
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
 /** The saved accounts, and the last snapshot's cut their rows are still to be pruned by (none when every entry is decoded). */
 function restore(saved: unknown): { seen: LazyAccounts<Seen>; cut: Cut | undefined } {
-  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const s = sectionOf(saved);
   const rows = s.v === 2 ? savedRows(s.rows) : undefined;
   const [now, repeatMs] = [s.now, s.repeatMs];
   if (rows && isFiniteNumber(now) && isFiniteNumber(repeatMs)) {

@@ -14,9 +14,43 @@
  */
 
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { Evidence } from '../core/types.js';
 
 /** One account as a state file holds it. */
 export type SavedRow = readonly [account: string, stamp: number, text: string];
+
+// ---------------------------------------------------------------------------
+// Checks for decoding a saved section or a row's text by hand (never throwing)
+
+/** A saved section's fields, or none when it is not an object. */
+export function sectionOf(saved: unknown): Record<string, unknown> {
+  return typeof saved === 'object' && saved !== null ? (saved as Record<string, unknown>) : {};
+}
+
+export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+export const isNumberList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isFiniteNumber);
+
+/**
+ * Evidence lines as a row holds them, `[input, line number, text]`; the input is whatever
+ * `sourceKey` makes of its name (the name, or its place in a list of names).
+ */
+export function lineTuples<K>(lines: readonly Evidence[], sourceKey: (source: string) => K): [K, number, string][] {
+  return lines.map((e) => [sourceKey(e.source), e.lineNo, e.text]);
+}
+
+/** The lines lineTuples wrote (`sourceOf` turns the key back into a name), or undefined when any is damaged. */
+export function linesOfTuples(v: unknown, sourceOf: (key: unknown) => string | undefined): Evidence[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: Evidence[] = [];
+  for (const t of v as unknown[]) {
+    if (!Array.isArray(t) || t.length !== 3) return undefined;
+    const [key, lineNo, text] = t as unknown[];
+    const source = sourceOf(key);
+    if (source === undefined || !isFiniteNumber(lineNo) || typeof text !== 'string') return undefined;
+    out.push({ source, lineNo, text });
+  }
+  return out;
+}
 
 /** A restored row not yet asked for. A class, so it is told from a rule's entries (plain objects) by `instanceof`. */
 class Packed {
@@ -77,13 +111,22 @@ export class LazyAccounts<E extends object> {
     return this.m.delete(account);
   }
 
+  /** The account's stamp without decoding it (undefined when absent). */
+  stamp(account: string, stampOf: (e: E) => number): number | undefined {
+    const v = this.m.get(account);
+    if (v === undefined) return undefined;
+    return v instanceof Packed ? v.row[1] : stampOf(v);
+  }
+
+  /** Each account with its stamp, in order, without decoding; deleting the current account as it goes is safe. */
+  *stamps(stampOf: (e: E) => number): IterableIterator<[string, number]> {
+    for (const [account, v] of this.m) yield [account, v instanceof Packed ? v.row[1] : stampOf(v)];
+  }
+
   /** The latest stamp of all accounts, decoded or not (0 for none): where "now" is for pruning. */
   latest(stampOf: (e: E) => number): number {
     let latest = 0;
-    for (const v of this.m.values()) {
-      const t = v instanceof Packed ? v.row[1] : stampOf(v);
-      if (t > latest) latest = t;
-    }
+    for (const [, t] of this.stamps(stampOf)) if (t > latest) latest = t;
     return latest;
   }
 
@@ -93,6 +136,10 @@ export class LazyAccounts<E extends object> {
       const e = this.get(account);
       if (e !== undefined) yield [account, e];
     }
+  }
+
+  clear(): void {
+    this.m.clear();
   }
 
   /** Decodes every saved row: before a pass that re-encodes them all. */

@@ -23,7 +23,7 @@ import {
   capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank, trustedFor,
   type ClientAddress,
 } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfTuples, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -142,30 +142,15 @@ function near(live: ReadonlyMap<string, Host>, level: number, o: Opts): boolean 
 function encodeRow(a: AccountHosts, live: readonly [string, Host][], stamp: number, o: Opts): string {
   const head = [String(a.level), ...live.flatMap(([key, h]) => [key, String(stamp - h.t)])].join(' ');
   if (!near(new Map(live), a.level, o) || a.recent.length === 0) return head;
-  return `${head}\n${JSON.stringify(a.recent.map(evidenceRow))}`;
-}
-
-function evidenceRow(e: Evidence): [string, number, string] {
-  const s = evidenceForState(e);
-  return [s.source, s.lineNo, s.text];
+  return `${head}\n${JSON.stringify(lineTuples(a.recent.map(evidenceForState), (source) => source))}`;
 }
 
 function evidenceOfRow(text: string): Evidence[] | undefined {
-  let v: unknown;
   try {
-    v = JSON.parse(text);
+    return linesOfTuples(JSON.parse(text), (source) => (typeof source === 'string' ? source : undefined));
   } catch {
     return undefined;
   }
-  if (!Array.isArray(v)) return undefined;
-  const out: Evidence[] = [];
-  for (const e of v as unknown[]) {
-    if (!Array.isArray(e) || e.length !== 3) return undefined;
-    const [source, lineNo, line] = e as unknown[];
-    if (typeof source !== 'string' || typeof lineNo !== 'number' || typeof line !== 'string') return undefined;
-    out.push({ source, lineNo, text: line });
-  }
-  return out;
 }
 
 /**
@@ -195,7 +180,7 @@ function decodeRow(text: string, stamp: number, cut: number, o: Opts): AccountHo
 
 /** The saved accounts, and the cut (last snapshot's "now" less its window) their rows are still to be pruned by. */
 function restore(saved: unknown, o: Opts): { accounts: LazyAccounts<AccountHosts>; cut: number } {
-  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const s = sectionOf(saved);
   const cut = s.cut;
   const rows = s.v === 2 ? savedRows(s.rows) : undefined;
   if (rows && typeof cut === 'number' && Number.isFinite(cut)) {

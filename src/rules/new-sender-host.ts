@@ -19,7 +19,7 @@ import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { canonicalAddress, networkOf } from './client-address.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isFiniteNumber, LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const DAY = 86_400_000;
 
@@ -77,19 +77,18 @@ function encodeProfile([since, last, nets]: SavedProfile): string {
 
 /** Empty too: `::/48` (of an address like `::2`) shortens to nothing, and v1 read that back as it was. */
 const SHORT_NETWORK = /^[0-9A-Fa-f.:]*$/;
-const isNumber = (v: number): boolean => Number.isFinite(v);
 
 /** The SavedProfile encodeProfile wrote (`last` is the row's stamp), or undefined for a damaged row. */
 export function decodeProfile(text: string, last: number): SavedProfile | undefined {
   const [sinceBack = '', ...entries] = text.split(' ');
   const since = last - Number(sinceBack);
-  if (sinceBack === '' || !isNumber(since)) return undefined;
+  if (sinceBack === '' || !isFiniteNumber(since)) return undefined;
   const nets: [string, number][] = [];
   for (const e of entries) {
     const slash = e.lastIndexOf('/');
     const n = e.slice(0, slash);
     const ago = Number(e.slice(slash + 1));
-    if (slash < 0 || !SHORT_NETWORK.test(n) || slash === e.length - 1 || !isNumber(ago)) return undefined;
+    if (slash < 0 || !SHORT_NETWORK.test(n) || slash === e.length - 1 || !isFiniteNumber(ago)) return undefined;
     nets.push([n, ago]);
   }
   return [since, last, nets];

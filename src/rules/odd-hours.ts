@@ -10,7 +10,7 @@ import type { Submission } from '../core/types.js';
 import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
 import { defineRule, type ResolvedOfficeHours } from './types.js';
 import { officeHoursOf } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -91,7 +91,7 @@ function decodeRow(text: string, last: number): Stretch | undefined {
 }
 
 function restore(saved: unknown): LazyAccounts<Stretch> {
-  const s = (typeof saved === 'object' && saved !== null ? saved : {}) as Record<string, unknown>;
+  const s = sectionOf(saved);
   const rows = s.v === 3 ? savedRows(s.stretches) : undefined;
   if (rows) return new LazyAccounts((text, _account, last) => decodeRow(text, last), rows);
   const stretches = new LazyAccounts<Stretch>(() => undefined);

@@ -29,7 +29,7 @@ import { defineRule, type Emit } from './types.js';
 import {
   capMap, describeMinutes, fold16, hash32, packSet16, percent, severityOfRank, unpackSet16,
 } from './rule-support.js';
-import { LazyAccounts, savedRows, type SavedRow } from './lazy-accounts.js';
+import { isFiniteNumber, LazyAccounts, savedRows, sectionOf, type SavedRow } from './lazy-accounts.js';
 
 const Share = z.number().positive().max(1);
 
@@ -381,9 +381,8 @@ function subjectOf(rs: readonly number[], m: readonly number[], level: number, n
 interface SavedV3 { readonly latest: number; readonly rows: SavedRow[] }
 
 function savedV3(saved: unknown, windowMinutes: number): SavedV3 | undefined {
-  if (typeof saved !== 'object' || saved === null) return undefined;
-  const { v, window, latest, accounts } = saved as Record<string, unknown>;
-  if (v !== 3 || window !== windowMinutes || typeof latest !== 'number' || !Number.isFinite(latest)) return undefined;
+  const { v, window, latest, accounts } = sectionOf(saved);
+  if (v !== 3 || window !== windowMinutes || !isFiniteNumber(latest)) return undefined;
   const rows = savedRows(accounts);
   return rows && { latest, rows };
 }

@@ -15,7 +15,7 @@ import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
 import { dropFront, evidenceForState, EvidenceSchema, PackedLinesSchema, pushRecent, unpackLines } from './rule-support.js';
-import { LazyAccounts, savedRows, TextPacker, type SavedRow } from './lazy-accounts.js';
+import { isNumberList, LazyAccounts, lineTuples, linesOfTuples, savedRows, sectionOf, TextPacker, type SavedRow } from './lazy-accounts.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -114,11 +114,8 @@ interface SavedV3 {
 /** Inputs named by more rows than this are renumbered: rotated file names would otherwise pile up. */
 const MAX_SOURCES = 32;
 
-const isNumbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-
 function readV3(saved: unknown): SavedV3 | undefined {
-  if (typeof saved !== 'object' || saved === null) return undefined;
-  const o = saved as Record<string, unknown>;
+  const o = sectionOf(saved);
   const rows = savedRows(o.accounts);
   const packer = TextPacker.fromSaved(o.dict);
   const sources = o.sources;
@@ -146,7 +143,7 @@ class RowCodec {
     if (!Array.isArray(counts) || counts.length !== 10) return undefined;
     const [level, reportedWindow, metric, reportedCount, ago, msgs, rcpts, heads, sumMsgs, sumRcpts] = counts as unknown[];
     if (typeof level !== 'number' || typeof reportedWindow !== 'number' || typeof metric !== 'number' || typeof reportedCount !== 'number'
-      || !isNumbers(ago) || !isNumbers(msgs) || !isNumbers(rcpts) || !isNumbers(heads) || !isNumbers(sumMsgs) || !isNumbers(sumRcpts)) return undefined;
+      || !isNumberList(ago) || !isNumberList(msgs) || !isNumberList(rcpts) || !isNumberList(heads) || !isNumberList(sumMsgs) || !isNumberList(sumRcpts)) return undefined;
     const recent = this.decodeLines(text.slice(bar + 1));
     if (recent === undefined) return undefined;
     return {
@@ -159,22 +156,11 @@ class RowCodec {
     if (packed === '') return [];
     const json = this.packer.unpack(packed);
     if (json === undefined) return undefined;
-    let rows: unknown;
     try {
-      rows = JSON.parse(json);
+      return linesOfTuples(JSON.parse(json), (i) => (typeof i === 'number' ? this.sources[i] : undefined));
     } catch {
       return undefined;
     }
-    if (!Array.isArray(rows)) return undefined;
-    const out: Evidence[] = [];
-    for (const r of rows as unknown[]) {
-      if (!Array.isArray(r) || r.length !== 3) return undefined;
-      const [i, lineNo, line] = r as unknown[];
-      const source = typeof i === 'number' ? this.sources[i] : undefined;
-      if (source === undefined || typeof lineNo !== 'number' || typeof line !== 'string') return undefined;
-      out.push({ source, lineNo, text: line });
-    }
-    return out;
   }
 
   encode(c: AccountCounts): string {
@@ -186,14 +172,14 @@ class RowCodec {
   }
 
   private linesJson(recent: readonly Evidence[]): string {
-    return JSON.stringify(recent.map((e) => {
-      let i = this.index.get(e.source);
+    return JSON.stringify(lineTuples(recent, (source) => {
+      let i = this.index.get(source);
       if (i === undefined) {
         i = this.sources.length;
-        this.sources.push(e.source);
-        this.index.set(e.source, i);
+        this.sources.push(source);
+        this.index.set(source, i);
       }
-      return [i, e.lineNo, e.text];
+      return i;
     }));
   }
 
@@ -460,7 +446,6 @@ export const sendsPerAccount = defineRule({
           c.recent = c.recent.map(evidenceForState);
           return lines.encode(c);
         });
-        // Accounts first: `state show` counts the first list it finds.
         return { v: 3, accounts: rows, windows: opts.windows.map((w) => w.minutes), ...lines.saved() };
       },
     };

@@ -44,7 +44,7 @@ import { SEVERITY_RANK, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { officeHoursOf } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isFiniteNumber, isNumberList, LazyAccounts, savedRows } from './lazy-accounts.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -287,9 +287,6 @@ function encodeBaseline([since, last, peaks, masks, flatHours, level, levelHour,
   return JSON.stringify([Math.floor(stamp / DAY) - last, last - since, peaks, totals, ...tail]) + masks;
 }
 
-// Finite, as the eager snapshot's schema asked.
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isNums = (v: unknown): v is number[] => Array.isArray(v) && v.every(isNum);
 
 /** The SavedBaseline encodeBaseline wrote, or undefined for a damaged row. */
 export function decodeBaseline(text: string, stamp: number): SavedBaseline | undefined {
@@ -304,7 +301,7 @@ export function decodeBaseline(text: string, stamp: number): SavedBaseline | und
   }
   if (!Array.isArray(v) || v.length < 4 || v.length > 9) return undefined;
   const [lastBack, sinceBack, peaks, totals, hours = [], level = -1, levelHour = -1, oddHour = -1, dayReported = -1] = v as unknown[];
-  if (!isNum(lastBack) || !isNum(sinceBack) || !isNums(peaks) || !isNums(totals) || !isNums(hours) || !isNum(level) || !isNum(levelHour) || !isNum(oddHour) || !isNum(dayReported)) return undefined;
+  if (!isFiniteNumber(lastBack) || !isFiniteNumber(sinceBack) || !isNumberList(peaks) || !isNumberList(totals) || !isNumberList(hours) || !isFiniteNumber(level) || !isFiniteNumber(levelHour) || !isFiniteNumber(oddHour) || !isFiniteNumber(dayReported)) return undefined;
   const last = Math.floor(stamp / DAY) - lastBack;
   const flatHours = hours.map((h, i) => (i % 2 ? h : h + last * 24));
   return [last - sinceBack, last, peaks, masks, flatHours, level, levelHour, oddHour, totals, dayReported];
