@@ -4,11 +4,12 @@
  * compact state, severities by rank, and evidence cut to size for the state file.
  * Not a rule: it has no registry entry.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
 import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
 import { ipv4Number } from '../core/net.js';
 import { formatIpv6, parseClient, type ClientAddress } from './client-address.js';
+import { linesOfTuples } from './lazy-accounts.js';
 import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
 export { formatIpv6, parseClient, type ClientAddress };
@@ -209,12 +210,14 @@ export function evidenceForState(e: Evidence): Evidence {
   return e.text.length > STATE_EVIDENCE_CHARS ? { ...e, text: e.text.slice(0, STATE_EVIDENCE_CHARS) } : e;
 }
 
-const LineRowsSchema = z.array(z.tuple([z.number(), z.number(), z.string()]));
-
 /** More than any state's lines inflate to: a damaged or hostile block is refused, not inflated without end. */
 const MAX_PACKED_LINES_BYTES = 256 * 1024 * 1024;
 
-/** Lines as packLines writes them: the inputs they come from, and the rest deflated. */
+/**
+ * Lines as sends-per-account's state version 2 held them (still read on upgrade): the
+ * inputs' names once, and the lines as one deflated block (base64) of `[input, line
+ * number, text]`.
+ */
 export interface PackedLines {
   readonly sources: readonly string[];
   readonly lines: string;
@@ -222,41 +225,12 @@ export interface PackedLines {
 
 export const PackedLinesSchema = z.object({ sources: z.array(z.string()), lines: z.string() });
 
-/**
- * Lines for a state file: the inputs' names once, and the lines as one deflated block
- * (base64) of `[input, line number, text]`. Neighbouring log lines share most of their
- * text (stamp, host, program), so a rule that must keep the last lines of thousands of
- * accounts saves a fifth of their size or less. The names stay readable (and the same
- * lines give the same block wherever the inputs are).
- */
-export function packLines(lines: readonly Evidence[]): PackedLines {
-  if (lines.length === 0) return { sources: [], lines: '' };
-  const sources = new Map<string, number>();
-  const rows = lines.map((e) => {
-    let i = sources.get(e.source);
-    if (i === undefined) {
-      i = sources.size;
-      sources.set(e.source, i);
-    }
-    return [i, e.lineNo, e.text];
-  });
-  return { sources: [...sources.keys()], lines: deflateRawSync(JSON.stringify(rows)).toString('base64') };
-}
-
-/** The lines packLines wrote; a damaged block gives none. */
+/** The lines of a version 2 block; a damaged block gives none. */
 export function unpackLines(packed: PackedLines): Evidence[] {
   if (packed.lines === '') return [];
   try {
     const text = inflateRawSync(Buffer.from(packed.lines, 'base64'), { maxOutputLength: MAX_PACKED_LINES_BYTES }).toString('utf8');
-    const r = LineRowsSchema.safeParse(JSON.parse(text));
-    if (!r.success) return [];
-    const out: Evidence[] = [];
-    for (const [i, lineNo, line] of r.data) {
-      const source = packed.sources[i];
-      if (source === undefined) return [];
-      out.push({ source, lineNo, text: line });
-    }
-    return out;
+    return linesOfTuples(JSON.parse(text), (i) => (typeof i === 'number' ? packed.sources[i] : undefined)) ?? [];
   } catch {
     return [];
   }

@@ -81,7 +81,7 @@ const CountsSchema = z.object({
 });
 /**
  * Version 2, for a state that holds every account of the last day: the accounts' recent
- * lines, nine tenths of it as plain JSON, are packed (packLines) as `evidence`, and an account is
+ * lines, nine tenths of it as plain JSON, were packed in one block as `evidence`, and an account is
  * `[account, now, level, reportedWindow, reportedMetric (0 messages, 1 recipients),
  * reportedCount, secs, msgs, rcpts, heads, sumMsgs, sumRcpts, lines]`: seconds counted
  * back from `now`, and the account's lines are the next `lines` of them. Version 1

@@ -4,7 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientKey, formatIpv6, networkOf, packLines, packSet16, parseClient, unpackLines, unpackSet16 } from '../../src/rules/rule-support.js';
+import { clientKey, formatIpv6, networkOf, packSet16, parseClient, unpackLines, unpackSet16 } from '../../src/rules/rule-support.js';
+import { packLines } from '../helpers/old-state.js';
 
 describe('rule-support: client addresses', () => {
   const cases: [string | undefined, string | undefined][] = [

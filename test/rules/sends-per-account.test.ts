@@ -13,7 +13,7 @@ import type { Evidence, Finding, Submission } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
-import { packLines } from '../../src/rules/rule-support.js';
+import { packLines } from '../helpers/old-state.js';
 import { TextPacker } from '../../src/rules/lazy-accounts.js';
 
 const RULE = 'sends-per-account';
