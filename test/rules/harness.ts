@@ -57,3 +57,16 @@ export function runSplit(ruleName: string, config: Record<string, unknown>, reco
   }
   return { findings, state };
 }
+
+/**
+ * The rows of a run that touched only `account` against the rows it restored: as many,
+ * every other row exactly as it was read, and that account's `column` (its text, or its
+ * stamp where the text may not change) written anew.
+ */
+export function assertOnlyRowChanged(before: readonly (readonly unknown[])[], after: readonly (readonly unknown[])[], account: string, column = 2): void {
+  assert.equal(after.length, before.length);
+  for (const [i, row] of after.entries()) {
+    if (row[0] === account) assert.notEqual(row[column], before[i]?.[column]);
+    else assert.deepEqual(row, before[i]);
+  }
+}
