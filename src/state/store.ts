@@ -15,8 +15,12 @@ import { RuntimeError } from '../core/errors.js';
 import { topLevelSpans } from './json-spans.js';
 import { emptyState, isAlertMemory, StateHeadSchema, StateShellSchema, STATE_VERSION, type AlertMemory, type State, type StateHead } from './schema.js';
 
-/** The order saveState writes the sections in: what a run with nothing new needs, then the bulk (`parsers` before `incidents`). */
-const SECTION_ORDER = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'incidents', 'rules'] as const satisfies readonly (keyof State)[];
+/**
+ * The order saveState writes the sections in: what a run with nothing new needs, then the
+ * bulk. `parsers` is the one section that is not a State field (see serializeState).
+ */
+const SECTION_ORDER = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'parsers', 'incidents', 'rules'] as const;
+type FileSection = (typeof SECTION_ORDER)[number];
 const HEAD_SECTIONS: ReadonlySet<string> = new Set(['version', 'sources', 'outbox']);
 /** Enough for the head of a state with dozens of logs; a bigger head is read whole. */
 const PEEK_BYTES = 64 * 1024;
@@ -220,16 +224,18 @@ export function loadState(path: string, now: number): LoadResult {
 
 /** The state as JSON, its sections in SECTION_ORDER, each log's parser state apart in `parsers`. */
 export function serializeState(state: State): string {
-  const parts: string[] = [];
   const cursors: Record<string, unknown> = {};
   const parsers: Record<string, unknown> = {};
   for (const [path, { parser, ...rest }] of Object.entries(state.sources)) {
     cursors[path] = rest;
     if (parser !== undefined) parsers[path] = parser;
   }
+  const sections: Partial<Record<FileSection, unknown>> = {
+    ...state, sources: cursors, parsers: Object.keys(parsers).length > 0 ? parsers : undefined,
+  };
+  const parts: string[] = [];
   for (const key of SECTION_ORDER) {
-    if (key === 'incidents' && Object.keys(parsers).length > 0) parts.push(`"parsers":${JSON.stringify(parsers)}`);
-    const value: unknown = key === 'sources' ? cursors : state[key];
+    const value = sections[key];
     if (value !== undefined) parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
   return `{${parts.join(',')}}\n`;
