@@ -3,6 +3,7 @@
  * another version or damaged on disk is recognised instead of misread.
  */
 import { z } from 'zod';
+import type { Severity as SeverityName } from '../core/types.js';
 
 export const STATE_VERSION = 1;
 
@@ -92,7 +93,8 @@ export const StateShellSchema = z.object({
   updatedAt: z.number(),
   sources: z.record(z.string(), SourceStateSchema),
   rules: z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
-  alerts: z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
+  /** Rows (alertMemoryRows); a file from before them holds an object by fingerprint. */
+  alerts: z.custom<Record<string, unknown> | unknown[]>((v) => isPlainObject(v) || Array.isArray(v), 'expected a list or an object'),
   outbox: z.array(OutboxEntrySchema),
   incidents: z.unknown().optional(),
 });
@@ -111,6 +113,44 @@ export function isAlertMemory(v: unknown): v is AlertMemory {
   return typeof m.rule === 'string' && typeof m.account === 'string' && SEVERITIES.has(m.severity)
     && typeof m.firstSeen === 'number' && typeof m.lastSeen === 'number' && typeof m.lastSent === 'number'
     && typeof m.magnitude === 'number' && typeof m.sent === 'number';
+}
+
+/**
+ * The alert memory as the state file holds it: one row per fingerprint, `[rule, account,
+ * severity, firstSeen, lastSeen, lastSent, magnitude, sent]`. An object per entry repeated
+ * every field name and the fingerprint (rule|account|severity) besides: 230 bytes an
+ * entry, half of it names, and thousands of entries on a site of thousands of accounts.
+ */
+/** An alert's identity: the policy remembers one entry per fingerprint. */
+export const fingerprintOf = (f: { readonly rule: string; readonly account: string; readonly severity: SeverityName }): string => `${f.rule}|${f.account}|${f.severity}`;
+
+export type AlertMemoryRow = [string, string, SeverityName, number, number, number, number, number];
+
+export function alertMemoryRows(memory: Readonly<Record<string, AlertMemory>>): AlertMemoryRow[] {
+  const rows: AlertMemoryRow[] = [];
+  for (const key in memory) {
+    const m = memory[key];
+    if (m) rows.push([m.rule, m.account, m.severity, m.firstSeen, m.lastSeen, m.lastSent, m.magnitude, m.sent]);
+  }
+  return rows;
+}
+
+/** The memory the rows (or an older file's object) hold, by fingerprint; a string naming the first damaged entry otherwise. */
+export function alertMemoryOf(saved: Record<string, unknown> | unknown[]): Record<string, AlertMemory> | string {
+  if (!Array.isArray(saved)) {
+    for (const key in saved) if (!isAlertMemory(saved[key])) return key;
+    return saved as Record<string, AlertMemory>;
+  }
+  const memory: Record<string, AlertMemory> = {};
+  for (let i = 0; i < saved.length; i++) {
+    const row: unknown = saved[i];
+    if (!Array.isArray(row) || row.length !== 8) return String(i);
+    const [rule, account, severity, firstSeen, lastSeen, lastSent, magnitude, sent] = row as unknown[];
+    const m = { rule, account, severity, firstSeen, lastSeen, lastSent, magnitude, sent };
+    if (!isAlertMemory(m)) return String(i);
+    memory[fingerprintOf(m)] = m;
+  }
+  return memory;
 }
 
 /** The sections a run with nothing new reads (see peekState); saveState writes them first. */

@@ -13,7 +13,7 @@ import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFi
 import { dirname, basename, join } from 'node:path';
 import { RuntimeError } from '../core/errors.js';
 import { topLevelSpans } from './json-spans.js';
-import { emptyState, isAlertMemory, StateHeadSchema, StateShellSchema, STATE_VERSION, type AlertMemory, type State, type StateHead } from './schema.js';
+import { alertMemoryOf, alertMemoryRows, emptyState, StateHeadSchema, StateShellSchema, STATE_VERSION, type State, type StateHead } from './schema.js';
 
 /**
  * The order saveState writes the sections in: what a run with nothing new needs, then the
@@ -183,11 +183,6 @@ export function peekState(path: string): StateHead | undefined {
   return r.success ? r.data : undefined;
 }
 
-function isAlertMemoryRecord(raw: Record<string, unknown>): raw is Record<string, AlertMemory> {
-  for (const key in raw) if (!isAlertMemory(raw[key])) return false;
-  return true;
-}
-
 /** Loads the state; a missing file is a first run; a damaged one is moved aside. */
 export function loadState(path: string, now: number): LoadResult {
   const bytes = readOwnFile(path);
@@ -202,9 +197,9 @@ export function loadState(path: string, now: number): LoadResult {
     } else {
       const r = StateShellSchema.safeParse(raw);
       if (r.success) {
-        const alerts = r.data.alerts;
-        if (isAlertMemoryRecord(alerts)) return { state: { ...r.data, alerts } };
-        problem = `invalid (alerts.${Object.keys(alerts).find((k) => !isAlertMemory(alerts[k])) ?? ''}: not an alert memory entry)`;
+        const alerts = alertMemoryOf(r.data.alerts);
+        if (typeof alerts !== 'string') return { state: { ...r.data, alerts } };
+        problem = `invalid (alerts.${alerts}: not an alert memory entry)`;
       } else {
         const issue = r.error.issues[0];
         problem = `invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema'})`;
@@ -231,7 +226,7 @@ export function serializeState(state: State): string {
     if (parser !== undefined) parsers[path] = parser;
   }
   const sections: Partial<Record<FileSection, unknown>> = {
-    ...state, sources: cursors, parsers: Object.keys(parsers).length > 0 ? parsers : undefined,
+    ...state, sources: cursors, alerts: alertMemoryRows(state.alerts), parsers: Object.keys(parsers).length > 0 ? parsers : undefined,
   };
   const parts: string[] = [];
   for (const key of SECTION_ORDER) {

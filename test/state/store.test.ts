@@ -91,7 +91,8 @@ describe('state file', () => {
     const { sources, ...rest } = state;
     const cursors = Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, withoutParser(v)]));
     const parsers = Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, v.parser]));
-    assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify({ ...rest, sources: cursors, parsers })));
+    const alerts = [['odd-hours', 'ann@example.org', 'info', 1, 2, 2, 1, 1]];
+    assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify({ ...rest, sources: cursors, alerts, parsers })));
     const order = ['version', 'updatedAt', 'sources', 'outbox', 'alerts', 'parsers', 'incidents', 'rules'].map((k) => text.indexOf(`"${k}":`));
     assert.deepEqual(order, [...order].sort((a, b) => a - b));
     const loaded = loadState(path, 0);
@@ -156,9 +157,44 @@ describe('state file', () => {
     assert.deepEqual(loaded.state, emptyState(0));
     assert.match(loaded.warning ?? '', /invalid \(alerts\.x\|y\|info: not an alert memory entry\)/);
     assert.ok(readdirSync(dir).some((f) => f.startsWith('state.json.corrupt-')));
-    for (const [section, value] of [['rules', []], ['alerts', null]] as const) {
-      writeFileSync(path, JSON.stringify({ ...state, [section]: value }), { mode: 0o600 });
-      assert.match(loadState(path, 0).warning ?? '', new RegExp(`invalid \\(${section}: expected an object\\)`));
+    // The rows a current file holds: a damaged one is named by its place.
+    const good = ['odd-hours', 'ann@example.org', 'info', 1, 2, 2, 1, 1];
+    for (const row of [['x', 'y', 'loud', 1, 1, 1, 1, 1], good.slice(0, 7), [...good.slice(0, 3), '1', ...good.slice(4)], 'row']) {
+      writeFileSync(path, JSON.stringify({ ...state, alerts: [good, row] }), { mode: 0o600 });
+      assert.match(loadState(path, 0).warning ?? '', /invalid \(alerts\.1: not an alert memory entry\)/, JSON.stringify(row));
     }
+    for (const [section, value, want] of [['rules', [], 'expected an object'], ['alerts', null, 'expected a list or an object']] as const) {
+      writeFileSync(path, JSON.stringify({ ...state, [section]: value }), { mode: 0o600 });
+      assert.match(loadState(path, 0).warning ?? '', new RegExp(`invalid \\(${section}: ${want}\\)`));
+    }
+  });
+
+  it('writes the alert memory as rows, and still loads a file that holds it as an object by fingerprint', () => {
+    const dir = stateDir();
+    const path = join(dir, 'state.json');
+    const state: State = {
+      ...sampleState(),
+      alerts: Object.fromEntries(['info', 'warning', 'critical'].flatMap((severity, i) => ['ann@example.org', 'bob "b" \\ \u00e9@example.org'].map((account, j) => {
+        const m = { rule: i === 2 ? 'auth-failures' : 'odd-hours', account, severity: severity as 'info', firstSeen: i, lastSeen: i + j, lastSent: i, magnitude: 2.5 * j, sent: i + 1 };
+        return [`${m.rule}|${account}|${severity}`, m];
+      }))),
+    };
+    saveState(path, state);
+    const text = readFileSync(path, 'utf8');
+    const saved = (JSON.parse(text) as { alerts: unknown }).alerts;
+    assert.ok(Array.isArray(saved) && saved.length === 6 && saved.every((r) => Array.isArray(r) && r.length === 8), text);
+    assert.ok(!text.includes('"firstSeen"'), 'no field names are repeated per entry');
+    const loaded = loadState(path, 0);
+    assert.equal(loaded.warning, undefined);
+    assert.deepEqual(loaded.state.alerts, state.alerts);
+    // In the same order: the policy keeps it, and a rewrite gives the same bytes.
+    assert.deepEqual(Object.keys(loaded.state.alerts), Object.keys(state.alerts));
+    assert.equal(serializeState(loaded.state), text);
+    // A file written before the rows.
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(text) as object, alerts: state.alerts }), { mode: 0o600 });
+    const old = loadState(path, 0);
+    assert.equal(old.warning, undefined);
+    assert.deepEqual(old.state.alerts, state.alerts);
+    assert.equal(serializeState(old.state), text);
   });
 });
