@@ -15,6 +15,7 @@ import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
 import { packLines } from '../helpers/old-state.js';
 import { TextPacker } from '../../src/rules/lazy-accounts.js';
+import { addMessage } from '../../src/rules/sends-per-account.js';
 
 const RULE = 'sends-per-account';
 const opts = (o: Record<string, unknown>): Record<string, unknown> => withRuleOptions(RULE, o);
@@ -375,5 +376,25 @@ describe(`${RULE}: state`, () => {
     const severities = (fs: readonly Finding[]): string[] => fs.filter((f) => f.account === 'a@example.edu').map((f) => f.severity);
     assert.deepEqual(severities(run(rest, first).findings), ['critical']);
     assert.deepEqual(severities(after.findings), ['warning']);
+  });
+
+  it('holds only the buckets its windows reach while it runs, not every second an account ever sent in', () => {
+    type Counts = Parameters<typeof addMessage>[0];
+    const windows = [10, 60, 1440].map((minutes) => ({ minutes })) as unknown as Parameters<typeof addMessage>[1];
+    const c: Counts = {
+      secs: [], msgs: [], rcpts: [], heads: [0, 0, 0], sumMsgs: [0, 0, 0], sumRcpts: [0, 0, 0],
+      now: 0, level: -1, reportedWindow: -1, reportedMetric: 'messages', reportedCount: 0, recent: [],
+    };
+    // A message an hour for 12 weeks: the longest window, a day, reaches 24 of them.
+    const start = T0 / 1000;
+    let most = 0;
+    for (let h = 0; h < 2016; h++) {
+      addMessage(c, windows, start + h * 3600, 2);
+      most = Math.max(most, c.secs.length);
+      assert.equal(c.sumMsgs[2], Math.min(h + 1, 24));
+      assert.equal(c.sumRcpts[2], 2 * Math.min(h + 1, 24));
+      assert.equal(c.sumMsgs[1], 1);
+    }
+    assert.ok(most <= 2 * 24 + 16, `held up to ${most} buckets`);
   });
 });
