@@ -29,7 +29,7 @@ import { SEVERITY_RANK, type AuthFailure, type AuthSuccess, type Evidence, type 
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { splitAddress } from '../core/address.js';
-import { defineRule, type Emit } from './types.js';
+import { defineRule, type Emit, type RuleInstance } from './types.js';
 import {
   capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, hash32, latestOf, parseClient, pushRecent, severityOfRank, trustedFor,
 } from './rule-support.js';
@@ -66,6 +66,16 @@ const MAX_ADDRESSES = 10_000;
 const MAX_IPS_PER_ACCOUNT = 50;
 const MAX_ACCOUNTS_PER_ADDRESS = 100;
 const MINUTE_MS = 60_000;
+/**
+ * How much log time passes between two prunes during a run. A cron run is restored from
+ * a pruned snapshot every 10 minutes, so pruning as often keeps one long scan in the state
+ * a cron run would be in (a snapshot at any cut gives the findings of one run; the tests
+ * check it), and memory follows the last `keep` + 10 minutes instead of the whole input.
+ * A prune is one pass over what is held, which is then that much activity: spread over
+ * the records of 10 minutes it costs next to nothing, so no size threshold is needed
+ * (and none makes the state depend on how much is held).
+ */
+const PRUNE_EVERY_MS = 10 * MINUTE_MS;
 
 /** Per-minute buckets `[minute, ...counts]`, oldest first. */
 type Bucket = number[];
@@ -110,6 +120,17 @@ const SnapshotSchema = z.object({
   /** `[client, [[account, at, told (0/1), evidence], ...]]`: one per account sending from outside, so terse. */
   successes: z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.number(), z.number(), z.array(EvidenceSchema)]))])),
 });
+
+/** Entries each instance holds, for the tests that check memory follows the windows (see `heldEntries`). */
+const holdings = new WeakMap<RuleInstance, () => number>();
+
+/**
+ * For tests: how many entries an auth-failures instance holds (accounts, addresses, and
+ * accounts with a success per client), or undefined for another rule's instance.
+ */
+export function heldEntries(inst: RuleInstance): number | undefined {
+  return holdings.get(inst)?.();
+}
 
 // ---------------------------------------------------------------------------
 // Buckets
@@ -372,45 +393,80 @@ export const authFailures = defineRule({
       checkSuccess(r.account, key, s, emit);
     };
 
-    return {
+    /** The newest time held: what a snapshot prunes by. */
+    const latestHeld = (): number => Math.max(
+      latestOf([...accounts.values()].map((a) => a.now)),
+      latestOf([...addresses.values()].map((a) => a.now)),
+      latestOf([...successes.values()].flatMap((m) => [...m.values()].map((s) => s.at))),
+    );
+
+    /**
+     * Brings an account to what a snapshot at `latest` keeps of it; false when nothing is
+     * left. Whether its lines matter is judged before the level and tries are trimmed, as
+     * the snapshot always judged it.
+     */
+    const pruneAccount = (a: AccountState, latest: number): boolean => {
+      const end = minuteOf(latest);
+      dropOld(a.b, end, W);
+      if (!accountLinesMatter(a, sumWindow(a.b, end, W))) a.recent.length = 0;
+      for (const [k, t] of a.ips) if (latest - t.last > keepMs) a.ips.delete(k);
+      if (a.b.length === 0) a.level = -1;
+      return a.b.length > 0 || a.ips.size > 0;
+    };
+
+    /** The same for an address: it goes once its last failure is older than anything kept. */
+    const pruneAddress = (a: AddressState, latest: number): boolean => {
+      if (latest - a.now > keepMs) return false;
+      const end = minuteOf(latest);
+      dropOld(a.b, end, W);
+      if (!addressLinesMatter(a, sumWindow(a.b, end, W, 1))) a.recent.length = 0;
+      if (a.accts) for (const [h, m] of a.accts) if (m <= end - W) a.accts.delete(h);
+      return true;
+    };
+
+    /** The same for a client's successes: each goes once older than anything kept. */
+    const pruneSuccesses = (m: Map<string, Success>, latest: number): boolean => {
+      for (const [acct, s] of m) if (latest - s.at > keepMs) m.delete(acct);
+      return m.size > 0;
+    };
+
+    /**
+     * Leaves what a snapshot at `latest` saves, as a cron run restoring it would hold it:
+     * once the input is past an entry's windows, nothing in it can count again.
+     */
+    const prune = (latest: number): void => {
+      for (const [k, a] of accounts) if (!pruneAccount(a, latest)) accounts.delete(k);
+      for (const [k, a] of addresses) if (!pruneAddress(a, latest)) addresses.delete(k);
+      for (const [k, m] of successes) if (!pruneSuccesses(m, latest)) successes.delete(k);
+    };
+
+    /** Newest record time seen, and where the last prune was. */
+    let newest = latestHeld();
+    let prunedAt = newest;
+
+    const inst: RuleInstance = {
       onRecord(r, emit) {
         if (r.kind === 'auth-failure') onFailure(r, emit);
         else if (r.kind === 'auth-success' || r.kind === 'submission') onSuccess(r, emit);
+        if (r.at > newest) newest = r.at;
+        if (newest - prunedAt < PRUNE_EVERY_MS) return;
+        prunedAt = newest;
+        prune(latestHeld());
       },
       snapshot() {
-        const latest = Math.max(
-          latestOf([...accounts.values()].map((a) => a.now)),
-          latestOf([...addresses.values()].map((a) => a.now)),
-          latestOf([...successes.values()].flatMap((m) => [...m.values()].map((s) => s.at))),
-        );
-        const end = minuteOf(latest);
-        const keep = keepMs;
-        const acc: [string, unknown][] = [];
-        for (const [k, a] of accounts) {
-          dropOld(a.b, end, W);
-          const ips = [...a.ips].filter(([, t]) => latest - t.last <= keep);
-          if (a.b.length === 0 && ips.length === 0) continue;
-          const recent = accountLinesMatter(a, sumWindow(a.b, end, W)) ? a.recent.map(evidenceForState) : [];
-          acc.push([k, { b: a.b, now: a.now, level: a.b.length > 0 ? a.level : -1, ips, recent }]);
-        }
-        const adr: [string, unknown][] = [];
-        for (const [k, a] of addresses) {
-          if (latest - a.now > keep) continue;
-          dropOld(a.b, end, W);
-          const recent = addressLinesMatter(a, sumWindow(a.b, end, W, 1)) ? a.recent.map(evidenceForState) : [];
-          adr.push([k, { b: a.b, now: a.now, told: a.told, accts: [...a.accts ?? []].filter(([, m]) => m > end - W), recent }]);
-        }
-        const suc: [string, unknown][] = [];
-        for (const [k, m] of successes) {
-          // The line is kept even where nothing failed yet: failures read in a later run (another
-          // file, written late) must quote the success as one long run would.
-          const list = [...m].filter(([, s]) => latest - s.at <= keep)
-            .map(([acct, s]) => [acct, s.at, s.told ? 1 : 0, s.line ? [evidenceForState(s.line)] : []]);
-          if (list.length > 0) suc.push([k, list]);
-        }
-        return { v: 1, window: W, accounts: acc, addresses: adr, successes: suc };
+        prune(latestHeld());
+        return {
+          v: 1, window: W,
+          accounts: [...accounts].map(([k, a]) => [k, { b: a.b, now: a.now, level: a.level, ips: [...a.ips], recent: a.recent.map(evidenceForState) }]),
+          addresses: [...addresses].map(([k, a]) => [k, { b: a.b, now: a.now, told: a.told, accts: [...a.accts ?? []], recent: a.recent.map(evidenceForState) }]),
+          // A success's line is kept even where nothing failed yet: failures read in a later run
+          // (another file, written late) must quote the success as one long run would.
+          successes: [...successes].map(([k, m]) => [k, [...m].map(([acct, s]) => [acct, s.at, s.told ? 1 : 0, s.line ? [evidenceForState(s.line)] : []])]),
+        };
       },
     };
+    holdings.set(inst, () => accounts.size + addresses.size + [...successes.values()].reduce((n, m) => n + m.size, 0));
+    return inst;
   },
 });
 

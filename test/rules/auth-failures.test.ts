@@ -12,6 +12,9 @@ import type { AuthFailure, Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
+import { heldEntries } from '../../src/rules/auth-failures.js';
+import type { RuleInstance } from '../../src/rules/types.js';
+import { mulberry32 } from '../helpers/random.js';
 import {
   authSuccess, FAKE_SOURCE, HOUR, MINUTE, ruleTester, runRule, SECOND, submission, T0, withRuleOptions, type Overrides,
 } from '../helpers/records.js';
@@ -286,6 +289,108 @@ describe(`${RULE}: state across cron runs`, () => {
     assert.ok(size < 4_000_000, `state ${size} bytes`);
     const snap = JSON.parse(JSON.stringify(inst.snapshot?.())) as { accounts: unknown[]; addresses: unknown[] };
     assert.deepEqual([snap.accounts.length, snap.addresses.length], [10_000, 10_000]);
+  });
+});
+
+describe(`${RULE}: pruned while it runs`, () => {
+  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
+  const instance = (options: Record<string, unknown> = {}): RuleInstance => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    return rule.instantiate(options, ctx);
+  };
+  /** A public address of its own for each `i` (100.0.0.0/16 and up: not a private range). */
+  const publicIp = (i: number): string => `100.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+  it('holds what its windows need, not everything seen: 200,000 successes and 20,000 failures over 4 days', () => {
+    const DAYS = 4;
+    const span = DAYS * 24 * HOUR;
+    const records: MailRecord[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      records.push(authSuccess({ account: `s${i % 5000}@example.edu`, clientIp: publicIp(i), at: T0 + Math.floor((i * span) / 200_000) }));
+    }
+    for (let i = 0; i < 20_000; i++) {
+      records.push(failure({ account: `f${i % 5000}@example.edu`, login: `f${i % 5000}`, clientIp: publicIp(300_000 + i), at: T0 + Math.floor((i * span) / 20_000) + 7 }));
+    }
+    records.sort((a, b) => a.at - b.at);
+    const inst = instance();
+    // What a run may hold: one entry per success (account at a client), and an account and an
+    // address per failure, of the last hour (the longer window) and the 10 minutes between prunes.
+    const horizon = 70 * MINUTE;
+    let first = 0;
+    let most = 0;
+    for (const [i, r] of records.entries()) {
+      inst.onRecord(r, () => assert.fail('no finding expected'));
+      while ((records[first]?.at ?? 0) < r.at - horizon) first++;
+      const bound = 2 * (i + 1 - first);
+      const held = heldEntries(inst) ?? -1;
+      if (i % 1000 === 0) assert.ok(held <= bound, `record ${i}: ${held} entries held, bound ${bound}`);
+      most = Math.max(most, held);
+    }
+    // 220,000 records, about 3,800 of them in any 70 minutes.
+    assert.ok(most < 8000, `at most ${most} entries held`);
+  });
+
+  // Brute force on one account per address only: with spraying addresses, successes checked
+  // when an address turns spraying already differed between one run and cron runs before
+  // runs were pruned (left for its own change).
+  it('one long run gives the findings of cron runs every 10 minutes of log time (random traffic, 3 days)', () => {
+    const random = mulberry32(20261122);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+    const accountsPool = Array.from({ length: 12 }, (_, i) => `p${i}@example.edu`);
+    const clients = [...Array.from({ length: 8 }, (_, i) => publicIp(1000 + i)), '2001:db8::1', '2001:db8::2', '10.0.0.9', '192.168.4.4'];
+    const records: MailRecord[] = [];
+    for (let e = 0; e < 400; e++) {
+      const start = T0 + Math.floor(random() * 3 * 24 * HOUR);
+      const ip = pick(clients);
+      const n = 1 + Math.floor(random() * 20);
+      const gap = Math.floor(random() * 3 * MINUTE);
+      const account = pick(accountsPool);
+      for (let i = 0; i < n; i++) {
+        records.push(failure({ account, login: account.split('@')[0], clientIp: ip, at: start + i * gap, accountExists: random() < 0.9 }));
+      }
+      if (random() < 0.5) {
+        const late = start + n * gap + Math.floor(random() * 90 * MINUTE);
+        records.push(random() < 0.5 ? authSuccess({ account, clientIp: ip, at: late }) : submission({ account, clientIp: ip, at: late }));
+      }
+    }
+    records.sort((a, b) => a.at - b.at);
+    const cuts: number[] = [];
+    for (let i = 1; i < records.length; i++) {
+      if (Math.floor((records[i]?.at ?? 0) / (10 * MINUTE)) !== Math.floor((records[i - 1]?.at ?? 0) / (10 * MINUTE))) cuts.push(i);
+    }
+    const whole = brief(inRuns(records, []));
+    const signals = new Set(whole.map((f) => /"signal":"([a-z-]+)"/.exec(f)?.[1]));
+    assert.deepEqual([...signals].sort(), ['account-failures', 'success-after-failures'], whole.join('\n'));
+    assert.ok(cuts.length > 300, `${cuts.length} runs`);
+    assert.deepEqual(brief(inRuns(records, cuts)), whole);
+  });
+
+  it('a success 59 minutes after the failures from there is critical though prunes ran in between', () => {
+    const own = fails(6, T0, MINUTE);
+    // Other traffic every 5 minutes moves the run on, so prunes happen between the failures and the success.
+    const other = fails(30, T0, 5 * MINUTE, (i) => ({ account: `o${i}@example.edu`, login: `o${i}`, clientIp: publicIp(i) }));
+    const success = authSuccess({ clientIp: ATTACKER, at: T0 + 5 * MINUTE + 59 * MINUTE });
+    const records = [...own, ...other, success].sort((a, b) => a.at - b.at);
+    const findings = runRule(RULE, {}, records);
+    assert.deepEqual(findings.map((f) => [f.severity, f.data['signal'], f.at]), [['critical', 'success-after-failures', success.at]]);
+    assert.deepEqual(brief(inRuns(records, [])), brief(findings));
+  });
+
+  it('an episode whose failures a prune dropped is over, as in cron runs (warning at 1, tries kept for a longer success window)', () => {
+    // At 1 failure no count is ever below half the level, so only the failures leaving the
+    // window end the episode: a snapshot does that, and so does a prune.
+    const config = opts({ windowMinutes: 30, successWindowMinutes: 120, warningFailures: 1 });
+    const later = T0 + 50 * MINUTE;
+    const records = [
+      failure(),
+      ...fails(8, T0 + 20 * MINUTE, 5 * MINUTE, (i) => ({ account: `o${i}@example.edu`, login: `o${i}`, clientIp: publicIp(i) })),
+      failure({ at: later }),
+    ].sort((a, b) => a.at - b.at);
+    const alice = (fs: readonly Finding[]): [string, number][] => fs.filter((f) => f.account === 'alice@example.edu').map((f) => [f.severity, f.at]);
+    assert.deepEqual(alice(runRule(RULE, config, records)), [['warning', T0], ['warning', later]]);
+    const cut = records.findIndex((r) => r.at >= T0 + 45 * MINUTE);
+    assert.deepEqual(brief(inRuns(records, [cut], config)), brief(inRuns(records, [], config)));
   });
 });
 
