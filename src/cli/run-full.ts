@@ -257,7 +257,7 @@ export async function evaluateRun(config: Config, o: RunOptions, io: Io): Promis
   // decides whether it is worth a mail.
   const incidentOf = new Map<Finding, Incident>();
   const tracker = new IncidentTracker(config.incidents, null, state.incidents);
-  const engine = createEngine(config, resolveContext(config), (f) => {
+  const engine = createEngine(config, { ...resolveContext(config), severalInputs: config.sources.length > 1 }, (f) => {
     findings.push(f);
     incidentOf.set(f, tracker.add(f));
   }, { saved: state.rules });

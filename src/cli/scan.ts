@@ -91,7 +91,7 @@ export async function runScan(files: readonly string[], o: ScanOptions, io: Io):
     else if (format === 'tsv') io.write(`${toTsvLine(f)}\n`);
     else heldFindings.push(f);
   };
-  const engine = createEngine(config, resolveContext(config), onFinding, { since, until });
+  const engine = createEngine(config, { ...resolveContext(config), severalInputs: inputs.length > 1 }, onFinding, { since, until });
   let latest = 0;
   let failed = false;
   // Progress hook: a bar on stderr while the inputs are read (see progress.ts).

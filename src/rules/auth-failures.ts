@@ -74,6 +74,12 @@ const MINUTE_MS = 60_000;
  * A prune is one pass over what is held, which is then that much activity: spread over
  * the records of 10 minutes it costs next to nothing, so no size threshold is needed
  * (and none makes the state depend on how much is held).
+ *
+ * Not when the run reads several inputs (ctx.severalInputs): Kerio and Messaging Server
+ * log failures and sending to different files, and a scan of a week of each reads the
+ * failures whole before the first success; what the failures' end would prune is what the
+ * successes, back at their start, must be matched with. Such a run keeps its entries until
+ * the caps, as before.
  */
 const PRUNE_EVERY_MS = 10 * MINUTE_MS;
 
@@ -448,6 +454,7 @@ export const authFailures = defineRule({
       onRecord(r, emit) {
         if (r.kind === 'auth-failure') onFailure(r, emit);
         else if (r.kind === 'auth-success' || r.kind === 'submission') onSuccess(r, emit);
+        if (ctx.severalInputs === true) return;
         if (r.at > newest) newest = r.at;
         if (newest - prunedAt < PRUNE_EVERY_MS) return;
         prunedAt = newest;

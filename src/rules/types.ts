@@ -14,6 +14,13 @@ export interface RuleContext {
   /** Networks the account may also use (account and group settings, on top of `trusted`). */
   trustedFor(account: string): NetMatcher | undefined;
   readonly defaultDomain?: string | undefined;
+  /**
+   * The run reads several inputs one after the other (a scan of a failures log and a mail
+   * log, a cron run catching up on two logs), so records may go back in time to what an
+   * earlier input left: a rule must then keep, until its snapshot, what it would otherwise
+   * forget while it runs once its windows are past.
+   */
+  readonly severalInputs?: boolean;
 }
 
 export interface ResolvedOfficeHours extends OfficeHours {

@@ -134,6 +134,32 @@ describe('sendwatch scan: exit codes and Unix manners', () => {
     assert.equal(strip(viaGz.stdout), strip(plain.stdout));
   });
 
+  it('matches a success in a second input with failures in the first, however far back in it they are', async () => {
+    // Kerio logs failures (security.log) and sending (mail.log) apart; scanning two days of
+    // each reads every failure before the first success.
+    const stamp = (ms: number): string => {
+      const d = new Date(Date.UTC(2026, 10, 17) + ms);
+      const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()] ?? '';
+      return `[${String(d.getUTCDate()).padStart(2, '0')}/${mon}/${d.getUTCFullYear()} ${d.toISOString().slice(11, 19)}]`;
+    };
+    const MIN = 60_000;
+    const security = [
+      ...Array.from({ length: 6 }, (_, i) => `${stamp(i * MIN)} SMTP: Invalid password for user ann@example.com. Attempt from IP address 203.0.113.7.`),
+      ...Array.from({ length: 48 }, (_, h) => `${stamp((h + 1) * 60 * MIN)} SMTP: Invalid password for user x${h}@example.com. Attempt from IP address 198.18.${h}.1.`),
+    ];
+    // Kerio's Queue-ID starts with the time in hex, which the parser checks the zone with.
+    const queueId = `${Math.floor((Date.UTC(2026, 10, 17) + 50 * MIN) / 1000).toString(16)}-00000001`;
+    const mail = [`${stamp(50 * MIN)} Recv: Queue-ID: ${queueId}, Service: SMTP, From: <ann@example.com>, To: <b@example.org>, Size: 900, Sender-Host: 203.0.113.7, User: ann@example.com, SSL: yes, Subject: hi, Msg-Id: <m1@example.com>`];
+    const dir = mkdtempSync(join(tmpdir(), 'sendwatch-two-inputs-'));
+    writeFileSync(join(dir, 'security.log'), `${security.join('\n')}\n`);
+    writeFileSync(join(dir, 'mail.log'), `${mail.join('\n')}\n`);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ timezone: 'UTC', trustedNetworks: ['10.0.0.0/8'] }));
+    const r = await runCli(['scan', '--config', join(dir, 'config.json'), '--format', 'kerio', '--output', 'ndjson', join(dir, 'security.log'), join(dir, 'mail.log')]);
+    assert.equal(r.code, 1, r.stderr);
+    const signals = r.stdout.trim().split('\n').flatMap((l) => (JSON.parse(l) as { signals?: { rule: string; data: Record<string, unknown> }[] }).signals ?? []);
+    assert.ok(signals.some((s) => s.rule === 'auth-failures' && s.data.signal === 'success-after-failures' && s.data.client === '203.0.113.7'), r.stdout);
+  });
+
   it('| head ends quietly: no EPIPE noise, no error status', () => {
     const sh = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" scan --output tsv --config ${join(PF, 'config.json')} ${join(PF, 'input.log')} | head -1; echo "status=$?"`], { cwd: ROOT, env: { ...process.env, TZ: 'UTC' }, encoding: 'utf8' });
     assert.equal(sh.stderr, '');

@@ -331,6 +331,26 @@ describe(`${RULE}: pruned while it runs`, () => {
     assert.ok(most < 8000, `at most ${most} entries held`);
   });
 
+  it('keeps what a later input, back in time, must be matched with when the run reads several inputs', () => {
+    // A failures log for two days read whole, then the mail log of the same days: the
+    // success an hour after the brute force is only found if the failures are still held.
+    const attacker = publicIp(7);
+    const failures = Array.from({ length: 6 }, (_, i) => failure({ account: 'ann@example.edu', login: 'ann', clientIp: attacker, at: T0 + i * MINUTE }));
+    const laterNoise = Array.from({ length: 48 }, (_, h) => failure({ account: `x${h}@example.edu`, login: `x${h}`, clientIp: publicIp(100 + h), at: T0 + (h + 1) * HOUR }));
+    const success = authSuccess({ account: 'ann@example.edu', clientIp: attacker, at: T0 + 50 * MINUTE });
+    const run = (severalInputs: boolean): Finding[] => {
+      const rule = rules.find((r) => r.name === RULE);
+      assert.ok(rule);
+      const inst = rule.instantiate({}, { ...ctx, severalInputs });
+      const found: Finding[] = [];
+      for (const r of [...failures, ...laterNoise, success]) inst.onRecord(r, (f) => found.push(f));
+      return found.filter((f) => f.data.signal === 'success-after-failures');
+    };
+    assert.equal(run(true).length, 1, 'several inputs: the success is matched with the failures of the first');
+    // One input going back two days is not what in-run pruning is for: it forgot them.
+    assert.equal(run(false).length, 0);
+  });
+
   // Brute force on one account per address only: with spraying addresses, successes checked
   // when an address turns spraying already differed between one run and cron runs before
   // runs were pruned (left for its own change).
