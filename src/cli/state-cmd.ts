@@ -6,7 +6,8 @@ import { readFileSync, renameSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { now } from '../core/clock.js';
 import { EXIT } from '../core/errors.js';
-import { StateSchema, type State } from '../state/schema.js';
+import type { State } from '../state/schema.js';
+import { stateFromText } from '../state/store.js';
 import type { Io } from './io.js';
 import { formatLocal } from './output.js';
 import { hostTimezone } from '../core/time.js';
@@ -64,18 +65,12 @@ export async function runStateShow(configPath: string, io: Io): Promise<number> 
     return EXIT.OK;
   }
   // Reading only: no lock, and a damaged file is reported here, moved aside by the next run.
-  let problem: string;
-  try {
-    const r = StateSchema.safeParse(JSON.parse(text));
-    if (r.success) {
-      await io.out(describeState(r.data, path, config.timezone ?? hostTimezone(), Buffer.byteLength(text)));
-      return EXIT.OK;
-    }
-    problem = `is invalid (${r.error.issues[0]?.message ?? 'schema'})`;
-  } catch {
-    problem = 'is not valid JSON';
+  const state = stateFromText(text);
+  if (!('problem' in state)) {
+    await io.out(describeState(state, path, config.timezone ?? hostTimezone(), Buffer.byteLength(text)));
+    return EXIT.OK;
   }
-  io.err(`state ${path} ${problem}; the next run will move it aside and start fresh`);
+  io.err(`state ${path} is ${state.problem}; the next run will move it aside and start fresh`);
   return EXIT.RUNTIME;
 }
 

@@ -183,31 +183,36 @@ export function peekState(path: string): StateHead | undefined {
   return r.success ? r.data : undefined;
 }
 
+/** The state a file's text holds, or what is wrong with it ("not valid JSON", "invalid (...)"). */
+export function stateFromText(text: string): State | { readonly problem: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { problem: 'not valid JSON' };
+  }
+  rejoinParsers(raw);
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (version !== undefined && version !== STATE_VERSION) {
+    return { problem: `version ${JSON.stringify(version)}, this sendwatch reads version ${STATE_VERSION}` };
+  }
+  const r = StateShellSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    return { problem: `invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema'})` };
+  }
+  const alerts = alertMemoryOf(r.data.alerts);
+  if (typeof alerts === 'string') return { problem: `invalid (alerts.${alerts}: not an alert memory entry)` };
+  return { ...r.data, alerts };
+}
+
 /** Loads the state; a missing file is a first run; a damaged one is moved aside. */
 export function loadState(path: string, now: number): LoadResult {
   const bytes = readOwnFile(path);
   if (bytes === undefined) return { state: emptyState(now) };
-  let problem: string;
-  try {
-    const raw: unknown = JSON.parse(bytes.toString('utf8'));
-    rejoinParsers(raw);
-    const version = (raw as { version?: unknown } | null)?.version;
-    if (version !== undefined && version !== STATE_VERSION) {
-      problem = `version ${JSON.stringify(version)}, this sendwatch reads version ${STATE_VERSION}`;
-    } else {
-      const r = StateShellSchema.safeParse(raw);
-      if (r.success) {
-        const alerts = alertMemoryOf(r.data.alerts);
-        if (typeof alerts !== 'string') return { state: { ...r.data, alerts } };
-        problem = `invalid (alerts.${alerts}: not an alert memory entry)`;
-      } else {
-        const issue = r.error.issues[0];
-        problem = `invalid (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'schema'})`;
-      }
-    }
-  } catch {
-    problem = 'not valid JSON';
-  }
+  const loaded = stateFromText(bytes.toString('utf8'));
+  if (!('problem' in loaded)) return { state: loaded };
+  const { problem } = loaded;
   const aside = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
   try {
     renameSync(path, aside);
