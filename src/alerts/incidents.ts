@@ -280,16 +280,17 @@ const lastSeenOf = (i: Incident): number => i.lastSeen;
  *
  * closeIdle runs after every batch of a scan's lines, and thousands of open incidents
  * whose last findings are spread over the log put one of them at the edge of idleness
- * at nearly every batch: walking them all each time was 5% of a scan. So every time an
- * incident's lastSeen is set, (lastSeen, account) goes on a min-heap, and closeIdle pops
- * only what is due. A pair is not removed when its incident moves on or closes (finding
- * it in the heap would cost more than it saves): it is stale once lastSeen is no longer
- * the account's stamp, and skipped when popped. As lastSeen only grows, the pair holding
- * the current stamp is always there.
+ * at nearly every batch: walking them all each time was 5% of a scan. So each open
+ * incident has one entry on a min-heap, keyed by a lastSeen it had, never a later one
+ * than its own; closeIdle pops only entries old enough to be due. An incident found to
+ * have moved on since is pushed again at its current lastSeen: that is at most once per
+ * gap of its activity, where pushing at every finding would be once per finding.
  *
- * Incidents must still close in the order of `open` (a map: a new account goes last),
- * as a scan writes them out as they close; so each account gets a number, growing, as it
- * enters `open`, and the due accounts are sorted by it.
+ * Incidents must close in the order of `open` (a map: a new account goes last), as a
+ * scan writes them out as they close; so each account gets a number, growing, as it
+ * enters `open`, and the due accounts are sorted by it. Its entry carries that number:
+ * once the account has closed, or closed and opened again, the entry is stale and is
+ * dropped when popped (finding it in the heap to remove it would cost more).
  */
 class IdleQueue {
   private readonly heap = new MinHeap();
@@ -301,24 +302,20 @@ class IdleQueue {
     this.rebuild();
   }
 
-  /** Pairs held, stale ones included; read by the tests to see that it stays bounded. */
+  /** Entries held, stale ones included; read by the tests to see that it stays bounded. */
   get size(): number {
     return this.heap.size;
   }
 
   /** A new account was set last in `open`. */
   entered(account: string, lastSeen: number): void {
-    this.order.set(account, this.next++);
-    this.seen(account, lastSeen);
-  }
-
-  /** The account's incident has this lastSeen from now on. */
-  seen(account: string, lastSeen: number): void {
+    const place = this.next++;
+    this.order.set(account, place);
     // Never idle (now - NaN > gap is false), and it would break the heap's order.
     if (Number.isNaN(lastSeen)) return;
-    this.heap.push(lastSeen, account);
-    // Stale pairs would pile up on a busy account: start again from the open incidents
-    // once they are most of the heap (O(1) per push, amortised).
+    this.heap.push(lastSeen, account, place);
+    // Entries of incidents closed by a new finding pile up until popped: start again from
+    // the open incidents once they are most of the heap (O(1) per entry, amortised).
     if (this.heap.size > 2 * this.open.size + 64) this.rebuild();
   }
 
@@ -334,26 +331,30 @@ class IdleQueue {
 
   /** Accounts in `open` with now - lastSeen > gap, in `open`'s order; they stay open. */
   due(now: number): string[] {
-    // By place in `open`: also drops an account popped twice for the same lastSeen.
-    const due = new Map<number, string>();
-    // now - lastSeen falls as lastSeen grows, so the due pairs are exactly the heap's top ones.
+    const due: [number, string][] = [];
+    // now - lastSeen falls as lastSeen grows, and no entry is keyed later than its
+    // incident's lastSeen: every due incident's entry is among the heap's due top ones.
     while (this.heap.size > 0 && now - this.heap.minKey > this.gapMs) {
-      const seen = this.heap.minKey;
+      const place = this.heap.minTag;
       const account = this.heap.pop();
       if (account === undefined) break;
-      const place = this.order.get(account);
-      if (place !== undefined && this.open.stamp(account, lastSeenOf) === seen) due.set(place, account);
+      if (this.order.get(account) !== place) continue;
+      const seen = this.open.stamp(account, lastSeenOf);
+      if (seen === undefined) continue;
+      if (now - seen > this.gapMs) due.push([place, account]);
+      else this.heap.push(seen, account, place);
     }
-    return [...due].sort((a, b) => a[0] - b[0]).map(([, account]) => account);
+    return due.sort((a, b) => a[0] - b[0]).map(([, account]) => account);
   }
 
-  /** One pair per open account, numbered in `open`'s order: nothing stale is left. */
+  /** One entry per open account, numbered in `open`'s order: nothing stale is left. */
   private rebuild(): void {
     this.clear();
     this.next = 0;
     for (const [account, lastSeen] of this.open.stamps(lastSeenOf)) {
-      this.order.set(account, this.next++);
-      if (!Number.isNaN(lastSeen)) this.heap.push(lastSeen, account);
+      const place = this.next++;
+      this.order.set(account, place);
+      if (!Number.isNaN(lastSeen)) this.heap.push(lastSeen, account, place);
     }
   }
 }
@@ -401,10 +402,7 @@ export class IncidentTracker {
       this.idle.entered(f.account, inc.lastSeen);
     }
     if (f.at < inc.firstSeen) inc.firstSeen = f.at;
-    if (f.at > inc.lastSeen) {
-      inc.lastSeen = f.at;
-      this.idle.seen(f.account, inc.lastSeen);
-    }
+    if (f.at > inc.lastSeen) inc.lastSeen = f.at;
     inc.findings++;
     // Trimming keeps each rule's strongest signal, so with points rising with severity no
     // family's best value ever falls: the score changes only when this signal beats the

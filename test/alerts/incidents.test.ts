@@ -365,7 +365,8 @@ describe('closing idle incidents from the due queue', () => {
   type Step = { add: string; at: number } | { closeIdle: number };
 
   /**
-   * Findings of 300 accounts (a few busy, most quiet, so incidents close and reopen), out
+   * Findings of 300 accounts (a few busy, some every few minutes, most quiet, so incidents
+   * close and reopen), out
    * of order by up to twice the gap, with closeIdle mostly at the latest finding's time,
    * sometimes twice, a little earlier, or a millisecond later. Times are whole seconds, so
    * now - lastSeen often equals the gap exactly: that incident is not idle yet.
@@ -379,7 +380,8 @@ describe('closing idle incidents from the due queue', () => {
       const r = rnd();
       if (r < 0.9) {
         clock += rnd() < 0.5 ? 1_000 : 0;
-        const account = rnd() < 0.3 ? `busy${Math.floor(rnd() * 5)}@x` : `quiet${Math.floor(rnd() * 295)}@x`;
+        const kind = rnd();
+        const account = kind < 0.3 ? `busy${Math.floor(rnd() * 5)}@x` : kind < 0.35 ? `mid${Math.floor(rnd() * 20)}@x` : `quiet${Math.floor(rnd() * 275)}@x`;
         const at = rnd() < 0.2 ? clock - 1_000 * Math.floor(rnd() * 2 * GAP_MINUTES * 60) : clock;
         latest = Math.max(latest, at);
         out.push({ add: account, at });
@@ -477,13 +479,20 @@ describe('closing idle incidents from the due queue', () => {
     assert.deepEqual(got.filter(([a]) => a !== gone), want.filter(([a]) => a !== gone));
   });
 
-  it('the queue stays bounded however many findings an incident collects', () => {
+  it('the queue stays bounded however many findings an incident collects, or however often it reopens', () => {
     const t = new IncidentTracker(o, () => undefined);
     let most = 0;
+    // 10 busy incidents, then each account's findings further apart than the gap: every
+    // one closes its incident and opens a new one, and closeIdle never comes.
     for (let k = 0; k < 100_000; k++) {
       t.add(f('odd-hours', 'info', T0 + k * 1_000, `a${k % 10}@x`));
       most = Math.max(most, t.idleQueueSize);
       if (k % 1_000 === 999) t.closeIdle(T0 + k * 1_000);
+    }
+    const later = T0 + 100_000 * 1_000 + GAP;
+    for (let k = 0; k < 100_000; k++) {
+      t.add(f('odd-hours', 'info', later + k * (GAP / 5), `a${k % 10}@x`));
+      most = Math.max(most, t.idleQueueSize);
     }
     assert.ok(most <= 2 * 10 + 64, `held ${most}`);
   });

@@ -12,7 +12,7 @@ describe('MinHeap', () => {
       if (rnd() < 0.55) {
         const r = rnd();
         const key = r < 0.01 ? -Infinity : r < 0.02 ? Infinity : Math.floor(rnd() * 500);
-        heap.push(key, `n${k}`);
+        heap.push(key, `n${k}`, k);
         want.push([key, `n${k}`]);
         continue;
       }
@@ -20,11 +20,14 @@ describe('MinHeap', () => {
       const least = want[0]?.[0];
       assert.equal(heap.size, want.length);
       assert.equal(heap.minKey, least ?? Infinity);
+      const tag = heap.minTag;
       const name = heap.pop();
       if (least === undefined) {
         assert.equal(name, undefined);
+        assert.ok(Number.isNaN(tag));
         continue;
       }
+      assert.equal(name, `n${tag}`, 'the tag pushed with it');
       // Ties come out in any order: the popped name is one of those with the least key.
       const at = want.findIndex(([key, n]) => key === least && n === name);
       assert.ok(at >= 0, `${name} has the least key ${least}`);
