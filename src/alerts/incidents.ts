@@ -14,6 +14,7 @@
  *   severity     = critical at >= levels.critical, warning at >= levels.warning, else info
  */
 import { z } from 'zod';
+import { MinHeap } from '../core/min-heap.js';
 import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
 import { isFiniteNumber, LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
 
@@ -275,6 +276,90 @@ function restoreSection(saved: unknown): Restored {
 const lastSeenOf = (i: Incident): number => i.lastSeen;
 
 /**
+ * The open incidents that have gone idle, found without walking them all.
+ *
+ * closeIdle runs after every batch of a scan's lines, and thousands of open incidents
+ * whose last findings are spread over the log put one of them at the edge of idleness
+ * at nearly every batch: walking them all each time was 5% of a scan. So each open
+ * incident has one entry on a min-heap, keyed by a lastSeen it had, never a later one
+ * than its own; closeIdle pops only entries old enough to be due. An incident found to
+ * have moved on since is pushed again at its current lastSeen: that is at most once per
+ * gap of its activity, where pushing at every finding would be once per finding.
+ *
+ * Incidents must close in the order of `open` (a map: a new account goes last), as a
+ * scan writes them out as they close; so each account gets a number, growing, as it
+ * enters `open`, and the due accounts are sorted by it. Its entry carries that number:
+ * once the account has closed, or closed and opened again, the entry is stale and is
+ * dropped when popped (finding it in the heap to remove it would cost more).
+ */
+class IdleQueue {
+  private readonly heap = new MinHeap();
+  /** Each open account's place in `open`'s order. */
+  private readonly order = new Map<string, number>();
+  private next = 0;
+
+  constructor(private readonly open: LazyAccounts<Incident>, private readonly gapMs: number) {
+    this.rebuild();
+  }
+
+  /** Entries held, stale ones included; read by the tests to see that it stays bounded. */
+  get size(): number {
+    return this.heap.size;
+  }
+
+  /** A new account was set last in `open`. */
+  entered(account: string, lastSeen: number): void {
+    const place = this.next++;
+    this.order.set(account, place);
+    // Never idle (now - NaN > gap is false), and it would break the heap's order.
+    if (Number.isNaN(lastSeen)) return;
+    this.heap.push(lastSeen, account, place);
+    // Entries of incidents closed by a new finding pile up until popped: start again from
+    // the open incidents once they are most of the heap (O(1) per entry, amortised).
+    if (this.heap.size > 2 * this.open.size + 64) this.rebuild();
+  }
+
+  /** The account is no longer in `open`. */
+  left(account: string): void {
+    this.order.delete(account);
+  }
+
+  clear(): void {
+    this.heap.clear();
+    this.order.clear();
+  }
+
+  /** Accounts in `open` with now - lastSeen > gap, in `open`'s order; they stay open. */
+  due(now: number): string[] {
+    const due: [number, string][] = [];
+    // now - lastSeen falls as lastSeen grows, and no entry is keyed later than its
+    // incident's lastSeen: every due incident's entry is among the heap's due top ones.
+    while (this.heap.size > 0 && now - this.heap.minKey > this.gapMs) {
+      const place = this.heap.minTag;
+      const account = this.heap.pop();
+      if (account === undefined) break;
+      if (this.order.get(account) !== place) continue;
+      const seen = this.open.stamp(account, lastSeenOf);
+      if (seen === undefined) continue;
+      if (now - seen > this.gapMs) due.push([place, account]);
+      else this.heap.push(seen, account, place);
+    }
+    return due.sort((a, b) => a[0] - b[0]).map(([, account]) => account);
+  }
+
+  /** One entry per open account, numbered in `open`'s order: nothing stale is left. */
+  private rebuild(): void {
+    this.clear();
+    this.next = 0;
+    for (const [account, lastSeen] of this.open.stamps(lastSeenOf)) {
+      const place = this.next++;
+      this.order.set(account, place);
+      if (!Number.isNaN(lastSeen)) this.heap.push(lastSeen, account, place);
+    }
+  }
+}
+
+/**
  * Open incidents per account. `add` folds a finding in (closing the account's previous
  * incident first if it went quiet for longer than the gap); closed incidents go to the
  * sink. Deterministic in log time, so cron runs and one scan agree.
@@ -284,8 +369,7 @@ export class IncidentTracker {
   private readonly open: LazyAccounts<Incident>;
   private readonly packer: TextPacker;
   private readonly gapMs: number;
-  /** No open incident is idle before this log time (lastSeen + gap of the quietest). */
-  private idleHorizon = -Infinity;
+  private readonly idle: IdleQueue;
   private readonly pointsRise: boolean;
 
   /** `onClose` null: the caller has no use for closed incidents (a cron run), so they are dropped undecoded. */
@@ -299,6 +383,12 @@ export class IncidentTracker {
       return plain === undefined ? undefined : incidentFromText(plain, account, stamp);
     }, r.rows);
     for (const i of r.eager) this.open.set(i.account, i);
+    this.idle = new IdleQueue(this.open, this.gapMs);
+  }
+
+  /** Entries held by the idle queue, stale ones included: for the tests, to see that it stays bounded. */
+  get idleQueueSize(): number {
+    return this.idle.size;
   }
 
   add(f: Finding): Incident {
@@ -309,10 +399,10 @@ export class IncidentTracker {
     if (!inc) {
       inc = { account: f.account, firstSeen: f.at, lastSeen: f.at, signals: [], score: 0, severity: 'info', findings: 0 };
       this.open.set(f.account, inc);
+      this.idle.entered(f.account, inc.lastSeen);
     }
     if (f.at < inc.firstSeen) inc.firstSeen = f.at;
     if (f.at > inc.lastSeen) inc.lastSeen = f.at;
-    if (inc.lastSeen + this.gapMs < this.idleHorizon) this.idleHorizon = inc.lastSeen + this.gapMs;
     inc.findings++;
     // Trimming keeps each rule's strongest signal, so with points rising with severity no
     // family's best value ever falls: the score changes only when this signal beats the
@@ -342,33 +432,27 @@ export class IncidentTracker {
   private close(account: string): void {
     const inc = this.onClose ? this.open.get(account) : undefined;
     this.open.delete(account);
+    this.idle.left(account);
     if (inc) this.onClose?.(inc);
   }
 
   /** The account's open incident; a damaged row is gone from `open` once asked for. */
   get(account: string): Incident | undefined {
-    return this.open.get(account);
+    const inc = this.open.get(account);
+    if (inc === undefined) this.idle.left(account);
+    return inc;
   }
 
-  /** Closes incidents quiet for longer than the gap as of log time `now`. */
+  /** Closes incidents quiet for longer than the gap as of log time `now`, in `open`'s order. */
   closeIdle(now: number): void {
-    // Called after every batch of lines: walk the open incidents only once one can be due.
-    if (now <= this.idleHorizon) return;
-    let horizon = Infinity;
-    for (const [k, seen] of this.open.stamps(lastSeenOf)) {
-      if (now - seen > this.gapMs) {
-        this.close(k);
-      } else if (seen + this.gapMs < horizon) {
-        horizon = seen + this.gapMs;
-      }
-    }
-    this.idleHorizon = horizon;
+    for (const account of this.idle.due(now)) this.close(account);
   }
 
   /** End of an ad-hoc scan: every open incident is closed. */
   flush(): void {
     const all = this.onClose ? [...this.open.entries()].map(([, i]) => i).sort((a, b) => a.firstSeen - b.firstSeen) : [];
     this.open.clear();
+    this.idle.clear();
     for (const inc of all) this.onClose?.(inc);
   }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { IncidentOptionsSchema, IncidentTracker, restoreOpenIncidents, scoreSignals, type Incident, type IncidentOptions } from '../../src/alerts/incidents.js';
 import type { Finding, Severity } from '../../src/core/types.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const O = IncidentOptionsSchema.parse({});
 const T0 = Date.UTC(2026, 10, 17, 1, 0);
@@ -319,5 +320,180 @@ describe('open incidents as rows (v2), decoded only when asked for', () => {
       const runs = play(o, steps, new Set(cutAt), sink);
       assert.deepEqual(runs, one);
     }), { seed: 20261122, numRuns: 200 });
+  });
+});
+
+describe('closing idle incidents from the due queue', () => {
+  const GAP_MINUTES = 5;
+  const GAP = GAP_MINUTES * 60_000;
+  const o = IncidentOptionsSchema.parse({ gapMinutes: GAP_MINUTES });
+  type Closed = [account: string, firstSeen: number, lastSeen: number, findings: number];
+  const closedOf = (i: Incident): Closed => [i.account, i.firstSeen, i.lastSeen, i.findings];
+
+  /** What closeIdle did before the queue: walk every open incident in the map's order. */
+  class Reference {
+    readonly open = new Map<string, { firstSeen: number; lastSeen: number; findings: number }>();
+    readonly closed: Closed[] = [];
+
+    add(account: string, at: number): void {
+      let inc = this.open.get(account);
+      if (inc && at - inc.lastSeen > GAP) {
+        this.close(account);
+        inc = undefined;
+      }
+      if (!inc) {
+        inc = { firstSeen: at, lastSeen: at, findings: 0 };
+        this.open.set(account, inc);
+      }
+      inc.firstSeen = Math.min(inc.firstSeen, at);
+      inc.lastSeen = Math.max(inc.lastSeen, at);
+      inc.findings++;
+    }
+
+    closeIdle(now: number): void {
+      for (const [account, inc] of this.open) if (now - inc.lastSeen > GAP) this.close(account);
+    }
+
+    private close(account: string): void {
+      const inc = this.open.get(account);
+      assert.ok(inc);
+      this.open.delete(account);
+      this.closed.push([account, inc.firstSeen, inc.lastSeen, inc.findings]);
+    }
+  }
+
+  type Step = { add: string; at: number } | { closeIdle: number };
+
+  /**
+   * Findings of 300 accounts (a few busy, some every few minutes, most quiet, so incidents
+   * close and reopen), out
+   * of order by up to twice the gap, with closeIdle mostly at the latest finding's time,
+   * sometimes twice, a little earlier, or a millisecond later. Times are whole seconds, so
+   * now - lastSeen often equals the gap exactly: that incident is not idle yet.
+   */
+  const steps = (seed: number, n: number): Step[] => {
+    const rnd = mulberry32(seed);
+    const out: Step[] = [];
+    let clock = T0;
+    let latest = T0;
+    for (let k = 0; k < n; k++) {
+      const r = rnd();
+      if (r < 0.9) {
+        clock += rnd() < 0.5 ? 1_000 : 0;
+        const kind = rnd();
+        const account = kind < 0.3 ? `busy${Math.floor(rnd() * 5)}@x` : kind < 0.35 ? `mid${Math.floor(rnd() * 20)}@x` : `quiet${Math.floor(rnd() * 275)}@x`;
+        const at = rnd() < 0.2 ? clock - 1_000 * Math.floor(rnd() * 2 * GAP_MINUTES * 60) : clock;
+        latest = Math.max(latest, at);
+        out.push({ add: account, at });
+      } else if (r < 0.96) {
+        out.push({ closeIdle: latest });
+        if (rnd() < 0.3) out.push({ closeIdle: latest });
+      } else {
+        out.push({ closeIdle: rnd() < 0.5 ? latest + 1 : latest - 1_000 * Math.floor(rnd() * 60) });
+      }
+    }
+    return out;
+  };
+
+  const play = (t: IncidentTracker, s: Step): void => {
+    if ('add' in s) t.add(f('odd-hours', 'info', s.at, s.add));
+    else t.closeIdle(s.closeIdle);
+  };
+
+  it('closes the same incidents, in the same order, as walking every open incident (randomised)', () => {
+    for (const seed of [1, 2, 3, 20261122]) {
+      const closed: Closed[] = [];
+      const t = new IncidentTracker(o, (i) => closed.push(closedOf(i)));
+      const ref = new Reference();
+      let calls = 0;
+      for (const s of steps(seed, 20_000)) {
+        play(t, s);
+        if ('add' in s) {
+          ref.add(s.add, s.at);
+        } else {
+          ref.closeIdle(s.closeIdle);
+          calls++;
+        }
+        assert.equal(closed.length, ref.closed.length, `seed ${seed}`);
+      }
+      assert.ok(calls > 1_000 && ref.closed.length > 2_000, `seed ${seed}: ${calls} calls closed ${ref.closed.length}`);
+      assert.deepEqual(closed, ref.closed, `seed ${seed}`);
+      // What stays open is what the reference keeps, in its order.
+      const rows = (t.snapshot() as { rows: [string, number, string][] }).rows;
+      assert.deepEqual(rows.map(([a, lastSeen]) => [a, lastSeen]), [...ref.open].map(([a, i]) => [a, i.lastSeen]), `seed ${seed}`);
+      const back = new IncidentTracker(o, null, JSON.parse(JSON.stringify(t.snapshot())));
+      for (const [a, i] of ref.open) {
+        const inc = back.get(a);
+        assert.ok(inc);
+        assert.deepEqual([inc.firstSeen, inc.lastSeen, inc.findings], [i.firstSeen, i.lastSeen, i.findings], `seed ${seed} ${a}`);
+      }
+    }
+  });
+
+  it('a tracker restored from its rows closes the same incidents in the same order as one never saved', () => {
+    const all = steps(7, 12_000);
+    for (const cut of [500, 3_000, 6_000]) {
+      const kept: Incident[] = [];
+      const restored: Incident[] = [];
+      const one = new IncidentTracker(o, (i) => kept.push(i));
+      const first = new IncidentTracker(o, () => undefined);
+      for (const s of all.slice(0, cut)) {
+        play(one, s);
+        play(first, s);
+      }
+      const saved = JSON.parse(JSON.stringify(first.snapshot())) as { rows: unknown[] };
+      assert.ok(saved.rows.length > 50, `${saved.rows.length} incidents stay packed`);
+      const again = new IncidentTracker(o, (i) => restored.push(i), saved);
+      const before = kept.length;
+      for (const s of all.slice(cut)) {
+        play(one, s);
+        play(again, s);
+      }
+      assert.ok(restored.length > 1_000, `${restored.length} closed`);
+      assert.deepEqual(restored.map(closedOf), kept.slice(before).map(closedOf), `cut at ${cut}`);
+      assert.deepEqual(JSON.parse(JSON.stringify(restored)), JSON.parse(JSON.stringify(kept.slice(before))), `cut at ${cut}`);
+      assert.deepEqual(again.snapshot(), one.snapshot(), `cut at ${cut}`);
+    }
+  });
+
+  it('a damaged saved row drops its account and leaves the order of the others', () => {
+    const all = steps(11, 4_000);
+    const first = new IncidentTracker(o, () => undefined);
+    for (const s of all.slice(0, 2_000)) play(first, s);
+    const saved = JSON.parse(JSON.stringify(first.snapshot())) as { rows: [string, number, string][] };
+    const damaged = saved.rows[3];
+    assert.ok(damaged);
+    const gone = damaged[0];
+    const want: Closed[] = [];
+    const got: Closed[] = [];
+    const whole = new IncidentTracker(o, (i) => want.push(closedOf(i)), JSON.parse(JSON.stringify(saved)));
+    damaged[2] = '////';
+    const broken = new IncidentTracker(o, (i) => got.push(closedOf(i)), saved);
+    for (const s of all.slice(2_000)) {
+      play(whole, s);
+      play(broken, s);
+    }
+    // Its first finding after the cut decodes the row (dropping it) and opens a new incident, set last.
+    const sawGone = all.slice(2_000).findIndex((s) => 'add' in s && s.add === gone);
+    assert.ok(sawGone >= 0);
+    assert.deepEqual(got.filter(([a]) => a !== gone), want.filter(([a]) => a !== gone));
+  });
+
+  it('the queue stays bounded however many findings an incident collects, or however often it reopens', () => {
+    const t = new IncidentTracker(o, () => undefined);
+    let most = 0;
+    // 10 busy incidents, then each account's findings further apart than the gap: every
+    // one closes its incident and opens a new one, and closeIdle never comes.
+    for (let k = 0; k < 100_000; k++) {
+      t.add(f('odd-hours', 'info', T0 + k * 1_000, `a${k % 10}@x`));
+      most = Math.max(most, t.idleQueueSize);
+      if (k % 1_000 === 999) t.closeIdle(T0 + k * 1_000);
+    }
+    const later = T0 + 100_000 * 1_000 + GAP;
+    for (let k = 0; k < 100_000; k++) {
+      t.add(f('odd-hours', 'info', later + k * (GAP / 5), `a${k % 10}@x`));
+      most = Math.max(most, t.idleQueueSize);
+    }
+    assert.ok(most <= 2 * 10 + 64, `held ${most}`);
   });
 });
