@@ -408,7 +408,9 @@ export class IncidentTracker {
     // family's best value ever falls: the score changes only when this signal beats the
     // best of its family so far.
     const raises = this.raisesFamily(inc, f);
-    inc.signals.push({ ...f, evidence: f.evidence.slice(0, EVIDENCE_PER_SIGNAL) });
+    // Without a sink (a cron run) an incident is only ever shown as a verdict: score,
+    // families, addresses, countries. Its signals' lines were a third of a site's state.
+    inc.signals.push({ ...f, evidence: this.onClose ? f.evidence.slice(0, EVIDENCE_PER_SIGNAL) : [] });
     const trimmed = trimSignals(inc.signals);
     if (raises || (trimmed && !this.pointsRise)) {
       const s = scoreSignals(inc.signals, this.o);
