@@ -272,3 +272,21 @@ export function capMap<K, V>(m: Map<K, V>, max: number, keep?: (v: V) => boolean
     m.delete(k);
   }
 }
+
+// ---------------------------------------------------------------------------
+// What an instance holds
+
+/**
+ * Registers how `instance` counts what it holds (evidence lines, accounts...) and returns
+ * it. Only tests ask (heldBy): a long run must keep those counts bounded by what its
+ * windows reach, which no finding and no snapshot shows.
+ */
+export function countsHeld<T extends object>(instance: T, count: () => Record<string, number>): T {
+  held.set(instance, count);
+  return instance;
+}
+
+/** What a rule instance holds, by its own counts; undefined for one that registered none. */
+export function heldBy(instance: object): Record<string, number> | undefined {
+  return held.get(instance)?.();
+}
