@@ -15,6 +15,7 @@ import { RuntimeError, UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
 import { canonicalAddress, isSpecialUse, networkOf } from '../../src/rules/client-address.js';
 import { countryLookup } from '../../src/rules/geo.js';
+import { heldBy } from '../../src/rules/rule-support.js';
 import { decodeProfile } from '../../src/rules/countries.js';
 import { authSuccess, HOUR, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
 import { buildMmdb } from '../helpers/mmdb.js';
@@ -338,6 +339,18 @@ describe(`${RULE}: the database`, () => {
   it('the lookup takes addresses as logged: mapped spellings, and non-addresses without a country', () => {
     const lookup = countryLookup(DB);
     assert.deepEqual(['8.8.8.8', '::FFFF:8.8.8.8', '2A02:8109::1', '198.51.100.9', 'unknown', '', '0.0.0.0'].map(lookup), ['US', 'US', 'DE', undefined, undefined, undefined, undefined]);
+  });
+
+  it('the lookup caches the addresses asked for again, not every address of a long run', () => {
+    const lookup = countryLookup(DB);
+    let most = 0;
+    // 40,000 addresses seen once each (bots, roaming phones), among them one busy client.
+    for (let i = 0; i < 40_000; i++) {
+      assert.equal(lookup(`41.58.${i >> 8}.${i & 255}`), 'NG');
+      assert.equal(lookup('2A02:8109::1'), 'DE');
+      most = Math.max(most, heldBy(lookup)?.cached ?? Infinity);
+    }
+    assert.ok(most <= 16_384, `cached up to ${most} addresses`);
   });
 
   it('a bad country code in siteCountries is a config error', () => {
