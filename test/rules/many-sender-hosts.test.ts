@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
+import { heldBy } from '../../src/rules/rule-support.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, submission, T0, withRuleOptions } from '../helpers/records.js';
 import { assertOnlyRowChanged, brief, inRuns as runInRuns } from './harness.js';
 
@@ -159,6 +160,26 @@ describe(`${RULE}: state across cron runs`, () => {
     const later = JSON.parse(JSON.stringify(inst.snapshot?.())) as { rows: [string, number, string][] };
     // A row's text is `level client age ...`.
     assert.deepEqual(later.rows.map(([k, , text]) => [k, (text.split(' ').length - 1) / 2]), [['alice@example.edu', 1]]);
+  });
+
+  it('holds evidence lines only for accounts a few addresses from a finding, while it runs', () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+    // 100 accounts over 20 days, each on a new address of its own network every day (a phone, a hotel).
+    let most = 0;
+    for (let day = 0; day < 20; day++) {
+      for (let i = 0; i < 100; i++) {
+        inst.onRecord(submission({ account: `u${i}@example.edu`, clientIp: `45.${i}.${day}.1`, at: T0 + day * 24 * HOUR + i * MINUTE }), () => assert.fail('no finding'));
+      }
+      most = Math.max(most, heldBy(inst)?.lines ?? Infinity);
+    }
+    assert.equal(most, 0);
+    // Near a level the lines are kept, and quoted.
+    const findings: Finding[] = [];
+    for (const r of from(6, ownNet, MINUTE, T0 + 30 * 24 * HOUR)) inst.onRecord(r, (f) => findings.push(f));
+    assert.equal(heldBy(inst)?.lines, 3);
+    assert.deepEqual(findings.map((f) => [f.severity, f.evidence.length]), [['warning', 3]]);
   });
 });
 
