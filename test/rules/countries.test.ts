@@ -20,7 +20,7 @@ import { decodeProfile } from '../../src/rules/countries.js';
 import { authSuccess, HOUR, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
 import { buildMmdb } from '../helpers/mmdb.js';
 import { ROOT } from '../helpers/paths.js';
-import { brief, inRuns, runSplit as splitRun } from './harness.js';
+import { aliveWith, brief, inRuns, runSplit as splitRun, slicedFromLine } from './harness.js';
 
 const RULE = 'countries';
 const DAY = 24 * HOUR;
@@ -351,6 +351,19 @@ describe(`${RULE}: the database`, () => {
       most = Math.max(most, heldBy(lookup)?.cached ?? Infinity);
     }
     assert.ok(most <= 16_384, `cached up to ${most} addresses`);
+  });
+
+  it('the lookup keeps no log line alive through the addresses it caches', async () => {
+    const lookup = countryLookup(DB);
+    const marker = ['geo', 'line'].join('~');
+    // In a function of its own: a suspended async function's frame would keep its last values.
+    const feed = (): void => {
+      for (let i = 0; i < 20; i++) assert.equal(lookup(slicedFromLine(`${marker}${i}`, `41.58.100.${100 + i}`)), 'NG');
+      // The last address stays in the parser's one-entry cache until another comes.
+      assert.equal(lookup('8.8.8.8'), 'US');
+    };
+    feed();
+    assert.equal(await aliveWith(marker), 0);
   });
 
   it('a bad country code in siteCountries is a config error', () => {
