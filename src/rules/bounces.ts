@@ -234,16 +234,19 @@ export const bounces = defineRule({
     /** The fewest bounced recipients any finding can have: a share needs `warningShare` of at least `minRecipients`. */
     const fewestBounces = Math.min(opts.warningBounces, Math.ceil(opts.warningShare * opts.minRecipients - 1e-9));
     /**
-     * A line whose bounce has left `bounced` can no longer be quoted once a finding needs at
-     * least EVIDENCE_KEPT bounced recipients: each of them pushed its line after it (they
-     * entered the map after it, or it would not have left first), so it is out of the last
-     * EVIDENCE_KEPT by then, even if its recipient bounces again. So such lines are dropped
-     * as soon as their bounce leaves, as the snapshot never saved them: an account keeps the
-     * lines of its bounces in the window, not the last three bounces it ever had.
+     * Lines whose bounce has left `bounced` are dropped as soon as it leaves, so an account
+     * keeps the lines of its bounces in the window, not the last lines it ever had. Nothing
+     * quoted or saved changes once at least EVIDENCE_KEPT recipients are in the map: each
+     * pushed its latest line after every dropped one (it entered the map after it, or it
+     * would not have left first), so the last EVIDENCE_KEPT lines are theirs either way,
+     * even when a recipient bounces again. A finding needs `fewestBounces` of them, and a
+     * snapshot saves lines outside an episode only with `fewestBounces - EVIDENCE_KEPT + 1`,
+     * hence at least 2 x EVIDENCE_KEPT - 1 (the defaults: 6). In an episode (level 0 or
+     * more) nothing is dropped: the lines go on from the finding that began it, as they were.
      */
-    const dropLeft = fewestBounces >= EVIDENCE_KEPT;
+    const dropLeft = fewestBounces >= 2 * EVIDENCE_KEPT - 1;
     const forgetLeft = (a: AccountBounces): void => {
-      if (dropLeft && a.recent.length > 0) a.recent = a.recent.filter(([h]) => a.bounced.has(h));
+      if (dropLeft && a.level < 0 && a.recent.length > 0) a.recent = a.recent.filter(([h]) => a.bounced.has(h));
     };
     /** Accounts holding lines: the sweep looks at them only. */
     const withLines = new Set<AccountBounces>();
