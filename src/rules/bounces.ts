@@ -22,7 +22,9 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Delivery, type Evidence, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule, type Emit } from './types.js';
-import { capMap, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, percent, pushRecent, severityOfRank } from './rule-support.js';
+import {
+  capMap, countsHeld, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, percent, pushRecent, severityOfRank,
+} from './rule-support.js';
 import { isNumberList, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Share = z.number().positive().max(1);
@@ -115,19 +117,21 @@ function unpackSent(packed: readonly number[]): number[] {
   return out;
 }
 
-/** Forgets what the window (ending at `a.now`) no longer holds. */
-function prune(a: AccountBounces, windowSec: number): void {
+/** Forgets what the window (ending at `a.now`) no longer holds; true when a bounce left. */
+function prune(a: AccountBounces, windowSec: number): boolean {
   const edge = a.now - windowSec;
   const edgeMin = Math.floor(edge / 60);
   let n = 0;
   while (n < a.sent.length && (a.sent[n] ?? 0) <= edgeMin) n += 2;
   if (n > 0) dropFront(a.sent, n);
-  if (a.bounced.size === 0) return;
+  if (a.bounced.size === 0) return false;
+  const before = a.bounced.size;
   // Insertion order is time order except for late records, which stay a little longer.
   for (const [h, t] of a.bounced) {
     if (t > edge) break;
     a.bounced.delete(h);
   }
+  return a.bounced.size < before;
 }
 
 function addSent(a: AccountBounces, minute: number): void {
@@ -229,13 +233,59 @@ export const bounces = defineRule({
     const windowSec = opts.windowMinutes * 60;
     /** The fewest bounced recipients any finding can have: a share needs `warningShare` of at least `minRecipients`. */
     const fewestBounces = Math.min(opts.warningBounces, Math.ceil(opts.warningShare * opts.minRecipients - 1e-9));
+    /**
+     * Lines whose bounce has left `bounced` are dropped as soon as it leaves, so an account
+     * keeps the lines of its bounces in the window, not the last lines it ever had. Nothing
+     * quoted or saved changes once at least EVIDENCE_KEPT recipients are in the map: each
+     * pushed its latest line after every dropped one (it entered the map after it, or it
+     * would not have left first), so the last EVIDENCE_KEPT lines are theirs either way,
+     * even when a recipient bounces again. A finding needs `fewestBounces` of them, and a
+     * snapshot saves lines outside an episode only with `fewestBounces - EVIDENCE_KEPT + 1`,
+     * hence at least 2 x EVIDENCE_KEPT - 1 (the defaults: 6). In an episode (level 0 or
+     * more) nothing is dropped: the lines go on from the finding that began it, as they were.
+     */
+    const dropLeft = fewestBounces >= 2 * EVIDENCE_KEPT - 1;
+    const forgetLeft = (a: AccountBounces): void => {
+      if (dropLeft && a.level < 0 && a.recent.length > 0) a.recent = a.recent.filter(([h]) => a.bounced.has(h));
+    };
+    /** Accounts holding lines: the sweep looks at them only. */
+    const withLines = new Set<AccountBounces>();
+    /** The latest account's `now` (the snapshot's `latest`), and where the last sweep was. */
+    let latest = 0;
+    let swept = 0;
+    /**
+     * Drops the lines of accounts idle for a whole window, which the snapshot drops with the
+     * account. While records come in time order, such an account's next delivery is at
+     * `latest` or later and prunes every bounce it holds first, so these lines could no
+     * longer be quoted (dropLeft). A delivery more than a window older than the newest
+     * record (not in a log read in order) finds the account without them, as a cron run
+     * restoring the snapshot would. Without this, every account that ever bounced kept
+     * its last lines to the end of a scan (2 MB of a 1 GB log). Once per window of log
+     * time, over the accounts holding lines only: amortised O(1) a record.
+     */
+    const sweep = (): void => {
+      swept = latest;
+      for (const a of withLines) {
+        if (a.now <= latest - windowSec) a.recent = [];
+        if (a.recent.length === 0) withLines.delete(a);
+      }
+    };
     const stateOf = (account: string, sec: number): AccountBounces => {
       let a = accounts.get(account);
       if (!a) {
         a = { sent: [], bounced: new Map(), now: sec, level: -1, recent: [] };
         accounts.set(account, a);
+      } else if (a.recent.length > 0 && dropLeft) {
+        // A restored account's lines too.
+        withLines.add(a);
       }
       return a;
+    };
+    /** Follows `a.now`, which only rises; sweeps once per window. */
+    const touched = (a: AccountBounces): void => {
+      if (a.now <= latest) return;
+      latest = a.now;
+      if (dropLeft && latest - swept >= windowSec) sweep();
     };
 
     const onSubmission = (s: Submission): void => {
@@ -245,6 +295,7 @@ export const bounces = defineRule({
       if (sec < a.now) return;
       a.now = sec;
       a.client = s.clientIp;
+      touched(a);
     };
 
     const onDelivery = (d: Delivery, emit: Emit): void => {
@@ -254,7 +305,8 @@ export const bounces = defineRule({
       const a = stateOf(d.account, sec);
       if (sec <= a.now - windowSec) return;
       if (sec > a.now) a.now = sec;
-      prune(a, windowSec);
+      touched(a);
+      if (prune(a, windowSec)) forgetLeft(a);
       if (!bounce) {
         addSent(a, Math.floor(sec / 60));
       } else {
@@ -263,9 +315,13 @@ export const bounces = defineRule({
         if (t !== undefined && t >= sec) return;
         a.bounced.delete(h);
         a.bounced.set(h, sec);
-        capMap(a.bounced, MAX_BOUNCED);
+        if (a.bounced.size > MAX_BOUNCED) {
+          capMap(a.bounced, MAX_BOUNCED);
+          forgetLeft(a);
+        }
         const line = d.evidence[0];
         pushRecent(a.recent, line && [h, line], EVIDENCE_KEPT);
+        if (dropLeft && a.recent.length > 0) withLines.add(a);
         // A repeated report of the same address adds nothing.
         if (t !== undefined) return;
       }
@@ -300,7 +356,7 @@ export const bounces = defineRule({
       });
     };
 
-    return {
+    return countsHeld({
       onRecord(r, emit) {
         if (r.kind === 'delivery') onDelivery(r, emit);
         else if (r.kind === 'submission') onSubmission(r);
@@ -318,6 +374,10 @@ export const bounces = defineRule({
         });
         return { v: 3, window: opts.windowMinutes, accounts: rows };
       },
-    };
+    }, () => {
+      let lines = 0;
+      for (const [, a] of accounts.entries()) lines += a.recent.length;
+      return { lines };
+    });
   },
 });

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
-import { trustedFor } from './rule-support.js';
+import { detached, trustedFor } from './rule-support.js';
 import { isFiniteNumber, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Options = z.strictObject({
@@ -133,7 +133,8 @@ export const foreignSenderHost = defineRule({
         if (s.hosts.size === 0) s.level = -1;
         const isNew = !s.hosts.has(ip);
         if (!isNew) return;
-        s.hosts.set(ip, r.at);
+        // Its own copy: the record's address is a slice of its log line, which the key kept alive.
+        s.hosts.set(detached(ip), r.at);
         const many = opts.criticalDistinctHosts > 0 && s.hosts.size >= opts.criticalDistinctHosts;
         const level = many ? 2 : base;
         if (level < s.level || (level === s.level && level === 2)) return;

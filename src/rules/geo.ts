@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import type { Reader as ReaderType, Response } from 'mmdb-lib';
 import { RuntimeError } from '../core/errors.js';
 import { canonicalAddress, isSpecialUse } from './client-address.js';
+import { countsHeld, detached } from './rule-support.js';
 
 const require = createRequire(import.meta.url);
 
@@ -65,8 +66,14 @@ function openDatabase(path: string): ReaderType<Response> {
 /** Any client address as logged (`::ffff:` spellings too); a non-address has no country. */
 export type CountryLookup = (ip: string) => string | undefined;
 
-/** Lookups are cached per address: a busy client is looked up once, and the cache is bounded. */
-const CACHE_LIMIT = 50_000;
+/**
+ * Lookups are cached per address in two generations of this many: a busy client is
+ * looked up once, and an address not asked for again within two generations is
+ * forgotten. The cache used to be cleared at 50,000, which a long scan's one-off
+ * addresses (bots, roaming phones) filled: 7 MB on a 1 GB log, for hits the busy
+ * clients' few thousand addresses make.
+ */
+const CACHE_GENERATION = 8192;
 
 /**
  * A lookup over the database at `path` (default: the shipped one), opened on the first
@@ -74,18 +81,38 @@ const CACHE_LIMIT = 50_000;
  */
 export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
   let reader: ReaderType<Response> | undefined;
-  const cache = new Map<string, string | null>();
-  return (ip) => {
+  let cache = new Map<string, string | null>();
+  let older = new Map<string, string | null>();
+  /** One string per country: the reader makes a new one for every lookup, and learning rules keep them. */
+  const codes = new Map<string, string>();
+  const remember = (ip: string, cc: string | null): void => {
+    if (cache.size >= CACHE_GENERATION) {
+      older = cache;
+      cache = new Map();
+    }
+    // The address is a slice of its log line: kept as it is, the key would keep the whole line alive.
+    cache.set(detached(ip), cc);
+  };
+  return countsHeld((ip: string): string | undefined => {
     const hit = cache.get(ip);
     if (hit !== undefined) return hit ?? undefined;
+    const old = older.get(ip);
+    if (old !== undefined) {
+      remember(ip, old);
+      return old ?? undefined;
+    }
     let cc: string | undefined;
     const canonical = canonicalAddress(ip);
     if (canonical !== undefined && !isSpecialUse(canonical)) {
       reader ??= openDatabase(path);
       cc = countryOf(reader.get(canonical));
+      if (cc !== undefined) {
+        const known = codes.get(cc);
+        if (known === undefined) codes.set(cc, cc);
+        else cc = known;
+      }
     }
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(ip, cc ?? null);
+    remember(ip, cc ?? null);
     return cc;
-  };
+  }, () => ({ cached: cache.size + older.size }));
 }

@@ -20,8 +20,8 @@ import { SEVERITY_RANK, type Evidence } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
 import {
-  capMap, clientKey, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank, trustedFor,
-  type ClientAddress,
+  capMap, clientKey, countsHeld, describeMinutes, detached, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank,
+  trustedFor, type ClientAddress,
 } from './rule-support.js';
 import { LazyAccounts, lineTuples, linesOfTuples, savedRows, sectionOf } from './lazy-accounts.js';
 
@@ -200,7 +200,7 @@ export const manySenderHosts = defineRule({
   create(opts, ctx, saved) {
     const { accounts, cut: savedCut } = restore(saved, opts);
     const windowSec = opts.windowMinutes * 60;
-    return {
+    return countsHeld({
       onRecord(r, emit) {
         if (r.kind !== 'submission' && !(r.kind === 'auth-success' && opts.includeLogins)) return;
         if (r.kind !== 'submission' && r.kind !== 'auth-success') return;
@@ -227,13 +227,22 @@ export const manySenderHosts = defineRule({
         }
         // Only a new address can raise a count: the rest of the work is done here alone.
         for (const [k, h] of a.hosts) if (h.t <= a.now - windowSec) a.hosts.delete(k);
-        a.hosts.set(key, hostOf(c, sec));
+        // The record's address is a slice of its log line: a key of its own does not keep the line alive.
+        a.hosts.set(detached(key), hostOf(c, sec));
         capMap(a.hosts, MAX_HOSTS);
         pushRecent(a.recent, r.evidence[0], EVIDENCE_KEPT);
         const counts = countsOf(a.hosts);
         const { rank, why } = rankOf(counts, opts);
         if (rank < 0) {
           if (calm(counts, opts)) a.level = -1;
+          // Far from any level, these lines can never be quoted nor saved: each new address
+          // adds at most one to every count and pushes a line (only new ones count), so a
+          // finding quotes lines that all come after these, and a snapshot saves lines only
+          // when near (fewer than EVIDENCE_KEPT to go), which takes more than
+          // EVIDENCE_KEPT - 1 new addresses from here: these are pushed out by then. The
+          // snapshot never saved them; now they go as soon as they can, or every account
+          // that ever sent from an untrusted address kept its last lines to the end of a scan.
+          if (a.level < SEVERITY_RANK.critical && toNextLevel(counts, opts, -1) >= 2 * EVIDENCE_KEPT - 1) a.recent.length = 0;
           return;
         }
         if (rank <= a.level) return;
@@ -259,6 +268,14 @@ export const manySenderHosts = defineRule({
         });
         return { v: 2, cut, rows };
       },
-    };
+    }, () => {
+      let lines = 0;
+      let hosts = 0;
+      for (const [, a] of accounts.entries()) {
+        lines += a.recent.length;
+        hosts += a.hosts.size;
+      }
+      return { accounts: accounts.size, hosts, lines };
+    });
   },
 });

@@ -272,3 +272,33 @@ export function capMap<K, V>(m: Map<K, V>, max: number, keep?: (v: V) => boolean
     m.delete(k);
   }
 }
+
+// ---------------------------------------------------------------------------
+// What an instance holds
+
+/**
+ * A copy of `s` that shares no memory with the string it was cut from. A record's
+ * fields (account, address) are V8 slices of their log line, so keeping one for long
+ * (a map key, a cache entry) keeps the whole line alive with it: a copy costs a
+ * string's bytes, the slice a line's.
+ */
+export function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+const held = new WeakMap<object, () => Record<string, number>>();
+
+/**
+ * Registers how `instance` counts what it holds (evidence lines, accounts...) and returns
+ * it. Only tests ask (heldBy): a long run must keep those counts bounded by what its
+ * windows reach, which no finding and no snapshot shows.
+ */
+export function countsHeld<T extends object>(instance: T, count: () => Record<string, number>): T {
+  held.set(instance, count);
+  return instance;
+}
+
+/** What a rule instance holds, by its own counts; undefined for one that registered none. */
+export function heldBy(instance: object): Record<string, number> | undefined {
+  return held.get(instance)?.();
+}

@@ -10,6 +10,7 @@ import type { Delivery, Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
+import { heldBy } from '../../src/rules/rule-support.js';
 import { FAKE_SOURCE, HOUR, MINUTE, ruleTester, SECOND, submission, T0, withRuleOptions, type Overrides } from '../helpers/records.js';
 import { assertOnlyRowChanged, brief, inRuns as runInRuns } from './harness.js';
 
@@ -237,6 +238,29 @@ describe(`${RULE}: state across cron runs`, () => {
     inst.onRecord(delivery({ at: T0 + 10 * HOUR }), () => undefined);
     const later = JSON.parse(JSON.stringify(inst.snapshot?.())) as { accounts: [string][] };
     assert.deepEqual(later.accounts.map(([k]) => k), ['alice@example.edu']);
+  });
+
+  it('holds the lines of the bounces in its window while it runs, not the last lines of every account that ever bounced', () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+    // 100 accounts over 10 days: a delivery every 30 minutes, one bounce a day, at the account's own hour.
+    const records: Delivery[] = [];
+    for (let i = 0; i < 100; i++) {
+      const account = `u${i}@example.edu`;
+      for (let day = 0; day < 10; day++) {
+        records.push(...sent(48, T0 + day * 24 * HOUR + i * SECOND, 30 * MINUTE, { account }));
+        records.push(...dead(1, T0 + day * 24 * HOUR + (i % 24) * HOUR + 10 * MINUTE + i * SECOND, SECOND, { account, recipient: `dead${day}@example.net` }));
+      }
+    }
+    records.sort((a, b) => a.at - b.at);
+    let most = 0;
+    records.forEach((r, i) => {
+      inst.onRecord(r, () => assert.fail('no finding'));
+      if (i % 50 === 0) most = Math.max(most, heldBy(inst)?.lines ?? Infinity);
+    });
+    // At most the 5 accounts of an hour (4 or 5) bounce within one window, and a sweep may be up to a window late.
+    assert.ok(most <= 10, `held up to ${most} lines`);
   });
 
   it('rejects criticalShare below warningShare, naming the key', () => {

@@ -15,11 +15,12 @@ import { RuntimeError, UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
 import { canonicalAddress, isSpecialUse, networkOf } from '../../src/rules/client-address.js';
 import { countryLookup } from '../../src/rules/geo.js';
+import { heldBy } from '../../src/rules/rule-support.js';
 import { decodeProfile } from '../../src/rules/countries.js';
 import { authSuccess, HOUR, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
 import { buildMmdb } from '../helpers/mmdb.js';
 import { ROOT } from '../helpers/paths.js';
-import { brief, inRuns, runSplit as splitRun } from './harness.js';
+import { aliveWith, brief, inRuns, runSplit as splitRun, slicedFromLine } from './harness.js';
 
 const RULE = 'countries';
 const DAY = 24 * HOUR;
@@ -338,6 +339,31 @@ describe(`${RULE}: the database`, () => {
   it('the lookup takes addresses as logged: mapped spellings, and non-addresses without a country', () => {
     const lookup = countryLookup(DB);
     assert.deepEqual(['8.8.8.8', '::FFFF:8.8.8.8', '2A02:8109::1', '198.51.100.9', 'unknown', '', '0.0.0.0'].map(lookup), ['US', 'US', 'DE', undefined, undefined, undefined, undefined]);
+  });
+
+  it('the lookup caches the addresses asked for again, not every address of a long run', () => {
+    const lookup = countryLookup(DB);
+    let most = 0;
+    // 40,000 addresses seen once each (bots, roaming phones), among them one busy client.
+    for (let i = 0; i < 40_000; i++) {
+      assert.equal(lookup(`41.58.${i >> 8}.${i & 255}`), 'NG');
+      assert.equal(lookup('2A02:8109::1'), 'DE');
+      most = Math.max(most, heldBy(lookup)?.cached ?? Infinity);
+    }
+    assert.ok(most <= 16_384, `cached up to ${most} addresses`);
+  });
+
+  it('the lookup keeps no log line alive through the addresses it caches', async () => {
+    const lookup = countryLookup(DB);
+    const marker = ['geo', 'line'].join('~');
+    // In a function of its own: a suspended async function's frame would keep its last values.
+    const feed = (): void => {
+      for (let i = 0; i < 20; i++) assert.equal(lookup(slicedFromLine(`${marker}${i}`, `41.58.100.${100 + i}`)), 'NG');
+      // The last address stays in the parser's one-entry cache until another comes.
+      assert.equal(lookup('8.8.8.8'), 'US');
+    };
+    feed();
+    assert.equal(await aliveWith(marker), 0);
   });
 
   it('a bad country code in siteCountries is a config error', () => {

@@ -8,7 +8,7 @@ import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
-import { assertOnlyRowChanged, brief, inRuns } from './harness.js';
+import { aliveWith, assertOnlyRowChanged, brief, inRuns, slicedFromLine } from './harness.js';
 
 const RULE = 'foreign-sender-host';
 const BOB = 'bob@example.edu';
@@ -182,6 +182,23 @@ describe(`${RULE}: state across cron runs, rows decoded only for the accounts a 
     from('198.51.100.6', { at: T0 + 26 * HOUR + 2 * MINUTE }), from('bad ip', { account: DAVE, at: T0 + 27 * HOUR }),
   ];
   const all = [...first, ...second];
+
+  it('keeps no log line alive through the addresses it remembers', async () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+    const marker = ['fsh', 'line'].join('~');
+    // In a function of its own: a suspended async function's frame would keep its last values.
+    const feed = (): void => {
+      for (let i = 0; i < 20; i++) {
+        inst.onRecord(submission({ account: `u${i}@example.edu`, clientIp: slicedFromLine(`${marker}${i}`, `203.0.113.${100 + i}`), at: T0 + i * MINUTE }), () => undefined);
+      }
+      // The last address stays in the caches the rules share until another comes.
+      inst.onRecord(submission({ clientIp: '198.18.0.1', at: T0 + HOUR }), () => undefined);
+    };
+    feed();
+    assert.equal(await aliveWith(marker), 0);
+  });
 
   it('a snapshot restored (through JSON) at any cut gives the findings of one long run', () => {
     const whole = brief(inRuns(RULE, all, [], { config }));

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
+import { heldBy } from '../../src/rules/rule-support.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, submission, T0, withRuleOptions } from '../helpers/records.js';
-import { assertOnlyRowChanged, brief, inRuns as runInRuns } from './harness.js';
+import { aliveWith, assertOnlyRowChanged, brief, inRuns as runInRuns, slicedFromLine } from './harness.js';
 
 const RULE = 'many-sender-hosts';
 const BOB = 'bob@example.edu';
@@ -159,6 +160,45 @@ describe(`${RULE}: state across cron runs`, () => {
     const later = JSON.parse(JSON.stringify(inst.snapshot?.())) as { rows: [string, number, string][] };
     // A row's text is `level client age ...`.
     assert.deepEqual(later.rows.map(([k, , text]) => [k, (text.split(' ').length - 1) / 2]), [['alice@example.edu', 1]]);
+  });
+
+  it('holds evidence lines only for accounts a few addresses from a finding, while it runs', () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+    // 100 accounts over 20 days, each on a new address of its own network every day (a phone, a hotel).
+    let most = 0;
+    for (let day = 0; day < 20; day++) {
+      for (let i = 0; i < 100; i++) {
+        inst.onRecord(submission({ account: `u${i}@example.edu`, clientIp: `45.${i}.${day}.1`, at: T0 + day * 24 * HOUR + i * MINUTE }), () => assert.fail('no finding'));
+      }
+      most = Math.max(most, heldBy(inst)?.lines ?? Infinity);
+    }
+    assert.equal(most, 0);
+    // Near a level the lines are kept, and quoted.
+    const findings: Finding[] = [];
+    for (const r of from(6, ownNet, MINUTE, T0 + 30 * 24 * HOUR)) inst.onRecord(r, (f) => findings.push(f));
+    assert.equal(heldBy(inst)?.lines, 3);
+    assert.deepEqual(findings.map((f) => [f.severity, f.evidence.length]), [['warning', 3]]);
+  });
+});
+
+describe(`${RULE}: memory`, () => {
+  it('keeps no log line alive through the addresses it remembers', async () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+    const marker = ['msh', 'line'].join('~');
+    // In a function of its own: a suspended async function's frame would keep its last values.
+    const feed = (): void => {
+      for (let i = 0; i < 20; i++) {
+        inst.onRecord(submission({ account: `u${i}@example.edu`, clientIp: slicedFromLine(`${marker}${i}`, `203.0.113.${100 + i}`), at: T0 + i * MINUTE }), () => undefined);
+      }
+      // The last address stays in the caches the rules share until another comes.
+      inst.onRecord(submission({ clientIp: '198.18.0.1', at: T0 + HOUR }), () => undefined);
+    };
+    feed();
+    assert.equal(await aliveWith(marker), 0);
   });
 });
 
