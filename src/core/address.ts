@@ -2,6 +2,7 @@
  * Mail addresses and logins as they appear in logs. Everything here is attacker-written
  * input, so no regex that could backtrack: plain index scanning.
  */
+import { detached } from './detached.js';
 
 /**
  * Lower-cases a login and gives a bare one the default domain (`jdent` -> `jdent@example.edu`).
@@ -30,10 +31,10 @@ class AccountInterner {
     let account = this.older.get(login);
     if (account === undefined) {
       const l = login.trim().toLowerCase();
-      account = ownCopy(l.includes('@') || !this.domain ? l : `${l}@${this.domain.toLowerCase()}`);
+      account = detached(l.includes('@') || !this.domain ? l : `${l}@${this.domain.toLowerCase()}`);
     }
     // Usually the login is the account already: one copy serves as key and value.
-    const key = account === login ? account : ownCopy(login);
+    const key = account === login ? account : detached(login);
     // Sprayed logins are endless: the generations bound what is kept.
     if (this.recent.size >= ACCOUNTS_KEPT) {
       this.older = this.recent;
@@ -46,11 +47,6 @@ class AccountInterner {
 
 const ACCOUNTS_KEPT = 16_384;
 let accounts = new AccountInterner(undefined);
-
-/** A string with the same characters that is not a slice of a longer one (JSON keeps lone surrogates as they are). */
-function ownCopy(s: string): string {
-  return JSON.parse(JSON.stringify(s)) as string;
-}
 
 /** `<a@b>` -> `a@b`; `<>` -> ''; anything else is returned trimmed. */
 export function stripAngles(s: string): string {

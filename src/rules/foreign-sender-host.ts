@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
-import { detached, trustedFor } from './rule-support.js';
+import { trustedFor } from './rule-support.js';
+import { detached } from '../core/detached.js';
 import { isFiniteNumber, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
 
 const Options = z.strictObject({

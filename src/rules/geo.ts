@@ -17,7 +17,8 @@ import { createRequire } from 'node:module';
 import type { Reader as ReaderType, Response } from 'mmdb-lib';
 import { RuntimeError } from '../core/errors.js';
 import { canonicalAddress, isSpecialUse } from './client-address.js';
-import { countsHeld, detached } from './rule-support.js';
+import { countsHeld } from './rule-support.js';
+import { detached } from '../core/detached.js';
 
 const require = createRequire(import.meta.url);
 

@@ -19,8 +19,9 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
+import { detached } from '../core/detached.js';
 import {
-  capMap, clientKey, countsHeld, describeMinutes, detached, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank,
+  capMap, clientKey, countsHeld, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank,
   trustedFor, type ClientAddress,
 } from './rule-support.js';
 import { LazyAccounts, lineTuples, linesOfTuples, savedRows, sectionOf } from './lazy-accounts.js';

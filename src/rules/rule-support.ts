@@ -276,16 +276,6 @@ export function capMap<K, V>(m: Map<K, V>, max: number, keep?: (v: V) => boolean
 // ---------------------------------------------------------------------------
 // What an instance holds
 
-/**
- * A copy of `s` that shares no memory with the string it was cut from. A record's
- * fields (account, address) are V8 slices of their log line, so keeping one for long
- * (a map key, a cache entry) keeps the whole line alive with it: a copy costs a
- * string's bytes, the slice a line's.
- */
-export function detached(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
-}
-
 const held = new WeakMap<object, () => Record<string, number>>();
 
 /**

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { normaliseAccount } from '../../src/core/address.js';
+import { aliveWith, slicedFromLine } from '../rules/harness.js';
 
 describe('normaliseAccount', () => {
   it('lower-cases, trims and gives a bare login the default domain', () => {
@@ -25,5 +26,12 @@ describe('normaliseAccount', () => {
 
   it('keeps characters JSON would escape as they are', () => {
     for (const login of ['a"b\\c@x', 'tab\there@x', 'lone\ud800@x', 'émile@x']) assert.equal(normaliseAccount(login, 'x'), login.toLowerCase().trim());
+  });
+
+  it('keeps no log line alive through the accounts it gives (a parser cuts them out of their lines)', async () => {
+    const marker = `M${Date.now().toString(36)}K`;
+    const kept = Array.from({ length: 20 }, (_, i) => normaliseAccount(slicedFromLine(`${marker}${i}`, `someone.${i}@example.edu`), 'example.edu'));
+    assert.equal(await aliveWith(marker), 0);
+    assert.equal(kept[3], 'someone.3@example.edu');
   });
 });
