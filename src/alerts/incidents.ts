@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { MinHeap } from '../core/min-heap.js';
 import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
-import { isFiniteNumber, LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
+import { evidenceOf, isFiniteNumber, isPlainObject, LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
 
 /** Which facts each rule speaks about; rules not listed are a family of their own. */
 export const RULE_FAMILIES: Readonly<Record<string, string>> = {
@@ -139,22 +139,15 @@ function trimSignals(signals: Finding[]): boolean {
  * failed schema check did; unknown keys are left behind.
  */
 const SEVERITIES: ReadonlySet<unknown> = new Set(['info', 'warning', 'critical']);
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function evidenceFrom(v: unknown): Evidence | undefined {
-  if (!isObject(v) || typeof v.source !== 'string' || !isFiniteNumber(v.lineNo) || typeof v.text !== 'string') return undefined;
-  return { source: v.source, lineNo: v.lineNo, text: v.text };
-}
 
 function signalFrom(v: unknown): Finding | undefined {
-  if (!isObject(v) || typeof v.rule !== 'string' || typeof v.account !== 'string' || !SEVERITIES.has(v.severity)
+  if (!isPlainObject(v) || typeof v.rule !== 'string' || typeof v.account !== 'string' || !SEVERITIES.has(v.severity)
     || !isFiniteNumber(v.at) || typeof v.message !== 'string' || !Array.isArray(v.evidence)) return undefined;
   const data = dataFrom(v.data);
   if (!data) return undefined;
   const evidence: Evidence[] = [];
   for (const e of v.evidence as unknown[]) {
-    const ok = evidenceFrom(e);
+    const ok = evidenceOf(e);
     if (!ok) return undefined;
     evidence.push(ok);
   }
@@ -162,7 +155,7 @@ function signalFrom(v: unknown): Finding | undefined {
 }
 
 function incidentFrom(v: unknown): Incident | undefined {
-  if (!isObject(v) || typeof v.account !== 'string' || !isFiniteNumber(v.firstSeen) || !isFiniteNumber(v.lastSeen) || !isFiniteNumber(v.score)
+  if (!isPlainObject(v) || typeof v.account !== 'string' || !isFiniteNumber(v.firstSeen) || !isFiniteNumber(v.lastSeen) || !isFiniteNumber(v.score)
     || !SEVERITIES.has(v.severity) || !isFiniteNumber(v.findings) || !Array.isArray(v.signals)) return undefined;
   const signals: Finding[] = [];
   for (const x of v.signals as unknown[]) {
@@ -175,7 +168,7 @@ function incidentFrom(v: unknown): Incident | undefined {
 
 /** A v1 tracker's open incidents (read eagerly), or undefined when the snapshot is not one. */
 export function restoreOpenIncidents(saved: unknown): Incident[] | undefined {
-  if (!isObject(saved) || saved.v !== 1 || !Array.isArray(saved.open)) return undefined;
+  if (!isPlainObject(saved) || saved.v !== 1 || !Array.isArray(saved.open)) return undefined;
   const out: Incident[] = [];
   for (const x of saved.open as unknown[]) {
     const inc = incidentFrom(x);
@@ -215,7 +208,7 @@ function incidentText(inc: Incident): string {
 }
 
 function dataFrom(v: unknown): Record<string, string | number> | undefined {
-  if (!isObject(v)) return undefined;
+  if (!isPlainObject(v)) return undefined;
   const data: Record<string, string | number> = {};
   for (const [k, d] of Object.entries(v)) {
     if (typeof d !== 'string' && !isFiniteNumber(d)) return undefined;
@@ -263,7 +256,7 @@ interface Restored {
 
 /** A saved section in either version; an unusable one restores nothing, as before. */
 function restoreSection(saved: unknown): Restored {
-  if (isObject(saved) && saved.v === 2) {
+  if (isPlainObject(saved) && saved.v === 2) {
     const rows = savedRows(saved.rows);
     const packer = TextPacker.fromSaved(saved.dict);
     // Rows without their dictionary cannot be read.

@@ -28,6 +28,26 @@ export function sectionOf(saved: unknown): Record<string, unknown> {
 }
 
 export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+/** A JSON object (not an array): what zod's z.object takes. */
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A saved evidence line `{source, lineNo, text}`, rebuilt without other keys; undefined when out of shape. */
+export function evidenceOf(v: unknown): Evidence | undefined {
+  if (!isPlainObject(v) || typeof v.source !== 'string' || !isFiniteNumber(v.lineNo) || typeof v.text !== 'string') return undefined;
+  return { source: v.source, lineNo: v.lineNo, text: v.text };
+}
+
+/** Every item of a saved list through `of`, or undefined when it is no list or any item is out of shape. */
+export function listOf<T>(v: unknown, of: (item: unknown) => T | undefined): T[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: T[] = [];
+  for (const item of v as unknown[]) {
+    const x = of(item);
+    if (x === undefined) return undefined;
+    out.push(x);
+  }
+  return out;
+}
 export const isNumberList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isFiniteNumber);
 
 /**

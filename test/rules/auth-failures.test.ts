@@ -8,6 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { z } from 'zod';
 import type { AuthFailure, Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
@@ -427,5 +428,83 @@ describe(`${RULE}: options`, () => {
     const [f] = runRule(RULE, {}, records);
     assert.ok(f);
     assert.deepEqual(f.evidence.map((e) => e.lineNo), [...records.slice(2, 5), records[5]].map((r) => r?.evidence[0]?.lineNo));
+  });
+});
+
+describe(`${RULE}: restoring a saved state`, () => {
+  /** The schema the state was checked with before the hand-written reader (zod), kept here as the reference. */
+  const Evidence = z.object({ source: z.string(), lineNo: z.number(), text: z.string() });
+  const Reference = z.object({
+    v: z.literal(1),
+    window: z.number(),
+    accounts: z.array(z.tuple([z.string(), z.object({
+      b: z.array(z.array(z.number())), now: z.number(), level: z.number(),
+      ips: z.array(z.tuple([z.string(), z.object({ n: z.number(), first: z.number(), last: z.number() })])), recent: z.array(Evidence),
+    })])),
+    addresses: z.array(z.tuple([z.string(), z.object({
+      b: z.array(z.array(z.number())), now: z.number(), told: z.boolean(),
+      accts: z.array(z.tuple([z.number(), z.number()])), recent: z.array(Evidence),
+    })])),
+    successes: z.array(z.tuple([z.string(), z.array(z.tuple([z.string(), z.number(), z.number(), z.array(Evidence)]))])),
+  });
+  const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
+  const rule = rules.find((r) => r.name === RULE);
+  const instance = (saved?: unknown): RuleInstance => {
+    assert.ok(rule);
+    return rule.instantiate({ warningFailures: 3 }, ctx, saved);
+  };
+  /** A state with an account, an address (its failures name accounts) and a success in it. */
+  const base = (): unknown => {
+    const inst = instance();
+    const records = [
+      ...Array.from({ length: 4 }, (_, i) => failure({ at: T0 + i * MINUTE, account: `u${i % 2}@example.edu`, login: `u${i % 2}` })),
+      authSuccess({ account: 'u0@example.edu', clientIp: '203.0.113.9', at: T0 + 5 * MINUTE }),
+    ];
+    for (const r of records) inst.onRecord(r, () => undefined);
+    return JSON.parse(JSON.stringify(inst.snapshot?.())) as unknown;
+  };
+  const restoresAnything = (saved: unknown): boolean => {
+    const s = instance(saved).snapshot?.() as { accounts: unknown[]; addresses: unknown[]; successes: unknown[] };
+    return s.accounts.length + s.addresses.length + s.successes.length > 0;
+  };
+
+  it('gives back what it saved', () => {
+    const saved = base() as { accounts: unknown[]; addresses: unknown[]; successes: unknown[] };
+    assert.ok(saved.accounts.length > 0 && saved.addresses.length > 0 && saved.successes.length > 0);
+    assert.deepEqual(JSON.parse(JSON.stringify(instance(saved).snapshot?.())), saved);
+  });
+
+  it('restores exactly the states the schema took: every value of the saved state replaced, removed or given an extra item', () => {
+    const paths: (string | number)[][] = [];
+    const walk = (v: unknown, path: (string | number)[]): void => {
+      paths.push(path);
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+      else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+    };
+    walk(base(), []);
+    const changed = (path: readonly (string | number)[], change: (parent: Record<string | number, unknown>, key: string | number) => void): unknown => {
+      const copy = base();
+      if (path.length === 0) return 'x';
+      let parent = copy as Record<string | number, unknown>;
+      for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
+      change(parent, path[path.length - 1] as string | number);
+      return copy;
+    };
+    let accepted = 0;
+    let refused = 0;
+    for (const path of paths) {
+      const variants: unknown[] = [
+        ...['x', 1.5, null, true, [], {}].map((value) => changed(path, (p, k) => { p[k] = value; })),
+        changed(path, (p, k) => { if (Array.isArray(p)) p.splice(Number(k), 1); else Reflect.deleteProperty(p, k); }),
+        changed(path, (p, k) => { const v = p[k]; if (Array.isArray(v)) v.push(0); }),
+      ];
+      for (const saved of variants) {
+        const want = Reference.safeParse(saved).success && (saved as { window: unknown }).window === 60;
+        assert.equal(restoresAnything(saved), want, `${path.join('.')}: ${JSON.stringify(saved).slice(0, 300)}`);
+        if (want) accepted++;
+        else refused++;
+      }
+    }
+    assert.ok(accepted > 20 && refused > 100, `${accepted} accepted, ${refused} refused`);
   });
 });
