@@ -9,6 +9,7 @@ import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
+import { HOUR, MINUTE, submission, T0 } from '../helpers/records.js';
 
 export interface InRunsOptions {
   /** Site configuration (timezone UTC unless it says otherwise); the rule's options are taken from it. */
@@ -91,4 +92,25 @@ export function slicedFromLine(marker: string, field: string): string {
   const line = ['Mar  4 02:26:49 mail postfix/submission/smtpd[1]: ', marker, ': client=unknown[', field, '], sasl_username=x'].join('');
   const at = line.indexOf('[', line.indexOf(marker)) + 1;
   return line.slice(at, at + field.length);
+}
+
+/**
+ * How many log lines a rule keeps alive through the client addresses it remembers, after
+ * 20 submissions from addresses cut out of their lines (`tag` names the test's lines).
+ */
+export async function linesKeptByAddresses(ruleName: string, tag: string): Promise<number> {
+  const rule = rules.find((r) => r.name === ruleName);
+  assert.ok(rule);
+  const inst = rule.instantiate({}, resolveContext(parseConfig({ timezone: 'UTC' })));
+  const marker = [tag, 'line'].join('~');
+  // In a function of its own: a suspended async function's frame would keep its last values.
+  const feed = (): void => {
+    for (let i = 0; i < 20; i++) {
+      inst.onRecord(submission({ account: `u${i}@example.edu`, clientIp: slicedFromLine(`${marker}${i}`, `203.0.113.${100 + i}`), at: T0 + i * MINUTE }), () => undefined);
+    }
+    // The last address stays in the caches the rules share until another comes.
+    inst.onRecord(submission({ clientIp: '198.18.0.1', at: T0 + HOUR }), () => undefined);
+  };
+  feed();
+  return aliveWith(marker);
 }
