@@ -228,7 +228,7 @@ export const bounces = defineRule({
   description: 'Bounced recipients per account in a window: a number of dead addresses, or a share of what was sent (minimum volume).',
   options: Options,
   consumes: ['delivery', 'submission'],
-  create(opts, _ctx, saved) {
+  create(opts, ctx, saved) {
     const accounts = restore(saved, opts);
     const windowSec = opts.windowMinutes * 60;
     /** The fewest bounced recipients any finding can have: a share needs `warningShare` of at least `minRecipients`. */
@@ -285,7 +285,8 @@ export const bounces = defineRule({
     const touched = (a: AccountBounces): void => {
       if (a.now <= latest) return;
       latest = a.now;
-      if (dropLeft && latest - swept >= windowSec) sweep();
+      // Several inputs may go back in time (ctx.severalInputs): their accounts keep their lines.
+      if (dropLeft && ctx.severalInputs !== true && latest - swept >= windowSec) sweep();
     };
 
     const onSubmission = (s: Submission): void => {

@@ -263,6 +263,24 @@ describe(`${RULE}: state across cron runs`, () => {
     assert.ok(most <= 10, `held up to ${most} lines`);
   });
 
+  it('keeps the lines of accounts gone idle when the run reads several inputs, which may go back to them', () => {
+    const rule = rules.find((r) => r.name === RULE);
+    assert.ok(rule);
+    const ctx = resolveContext(parseConfig({ timezone: 'UTC' }));
+    // 100 accounts bounce once on the first day and fall silent; one goes on sending for 3 days.
+    const records: Delivery[] = [];
+    for (let i = 0; i < 100; i++) records.push(...dead(1, T0 + i * MINUTE, SECOND, { account: `u${i}@example.edu`, recipient: `dead${i}@example.net` }));
+    records.push(...sent(72, T0 + 2 * HOUR, HOUR, { account: 'busy@example.edu' }));
+    records.sort((a, b) => a.at - b.at);
+    const held = (severalInputs: boolean): number | undefined => {
+      const inst = rule.instantiate({}, { ...ctx, severalInputs });
+      for (const r of records) inst.onRecord(r, () => assert.fail('no finding'));
+      return heldBy(inst)?.lines;
+    };
+    assert.equal(held(false), 0);
+    assert.equal(held(true), 100);
+  });
+
   it('rejects criticalShare below warningShare, naming the key', () => {
     assert.throws(
       () => parseConfig({ rules: { [RULE]: { warningShare: 0.5, criticalShare: 0.4 } } }, 'site.json'),
