@@ -9,6 +9,7 @@ import { escapeJsonText, sanitize, sanitizeTsv } from '../core/sanitize.js';
 import { formatLocal } from '../core/time.js';
 import { SEVERITY_RANK, type Finding, type FindingData, type Severity } from '../core/types.js';
 import { familyOf, incidentAddresses, incidentAdvice, incidentCountries, incidentEvidence, type Incident } from '../alerts/incidents.js';
+import { compareCodePoints } from '../core/compare.js';
 
 export const OUTPUT_FORMATS = ['text', 'ndjson', 'tsv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -98,7 +99,7 @@ export function toText(findings: readonly Finding[], o: TextOptions): string {
 export function incidentRules(inc: Incident): string {
   const best = new Map<string, number>();
   for (const s of inc.signals) best.set(s.rule, Math.max(best.get(s.rule) ?? -1, SEVERITY_RANK[s.severity]));
-  return [...best.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r]) => r).join(',');
+  return [...best.entries()].sort((a, b) => b[1] - a[1] || compareCodePoints(a[0], b[0])).map(([r]) => r).join(',');
 }
 
 const VERDICT: Readonly<Record<Severity, string>> = { critical: 'looks compromised', warning: 'may be compromised', info: 'unusual' };

@@ -7,6 +7,7 @@ import { kerio } from './kerio.js';
 import { metermaid } from './metermaid.js';
 import { mtaTransaction } from './mta-transaction.js';
 import { postfix } from './postfix.js';
+import { compareCodePoints } from '../core/compare.js';
 
 const all: Parser[] = [
   kerio,
@@ -15,7 +16,7 @@ const all: Parser[] = [
   postfix,
 ];
 
-export const parsers: readonly Parser[] = all.sort((a, b) => a.name.localeCompare(b.name));
+export const parsers: readonly Parser[] = all.sort((a, b) => compareCodePoints(a.name, b.name));
 
 export function findParser(name: string): Parser | undefined {
   return parsers.find((p) => p.name === name);

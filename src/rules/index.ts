@@ -12,12 +12,13 @@ import { oddHours } from './odd-hours.js';
 import { recipientSpread } from './recipient-spread.js';
 import { sendsPerAccount } from './sends-per-account.js';
 import { volumeBaseline } from './volume-baseline.js';
+import { compareCodePoints } from '../core/compare.js';
 
 const all: Rule[] = [
   authFailures, bounces, countries, foreignSenderHost, fromUserMismatch, manySenderHosts, metermaidQuota, newSenderHost,
   oddHours, recipientSpread, sendsPerAccount, volumeBaseline,
 ];
 
-export const rules: readonly Rule[] = all.sort((a, b) => a.name.localeCompare(b.name));
+export const rules: readonly Rule[] = all.sort((a, b) => compareCodePoints(a.name, b.name));
 
 export const ruleOptionSchemas = (): ReadonlyMap<string, Rule['options']> => new Map(rules.map((r) => [r.name, r.options]));
