@@ -20,7 +20,8 @@ export const SPECIAL_USE_NETWORKS: readonly string[] = [
   '3fff::/20', '5f00::/16', 'fc00::/7', 'fe80::/10', 'ff00::/8',
 ];
 
-const specialUse = new NetMatcher(SPECIAL_USE_NETWORKS);
+/** Built on the first address asked about: a run with nothing new never needs it (5 ms of start-up). */
+let specialUse: NetMatcher | undefined;
 
 export { ipv6Groups };
 
@@ -129,5 +130,6 @@ export function networkOf(ip: string): string {
 
 /** True when the address lies in a range that has no place in the world (see SPECIAL_USE_NETWORKS). */
 export function isSpecialUse(ip: string): boolean {
+  specialUse ??= new NetMatcher(SPECIAL_USE_NETWORKS);
   return specialUse.contains(ip);
 }
