@@ -14,8 +14,15 @@ import { detached } from './detached.js';
  * keeps its whole log line alive for as long as a map keeps the account.
  */
 export function normaliseAccount(login: string, defaultDomain?: string): string {
+  // A login longer than any address is attacker-typed: kept, 32,768 of them would be a memory bomb.
+  if (login.length > MAX_INTERNED) return normalForm(login, defaultDomain);
   if (defaultDomain !== accounts.domain) accounts = new AccountInterner(defaultDomain);
   return accounts.get(login);
+}
+
+function normalForm(login: string, defaultDomain: string | undefined): string {
+  const l = login.trim().toLowerCase();
+  return l.includes('@') || !defaultDomain ? l : `${l}@${defaultDomain.toLowerCase()}`;
 }
 
 /** Normalised accounts by login as logged, in two generations: the last ACCOUNTS_KEPT logins, and as many before. */
@@ -28,11 +35,7 @@ class AccountInterner {
   get(login: string): string {
     const hit = this.recent.get(login);
     if (hit !== undefined) return hit;
-    let account = this.older.get(login);
-    if (account === undefined) {
-      const l = login.trim().toLowerCase();
-      account = detached(l.includes('@') || !this.domain ? l : `${l}@${this.domain.toLowerCase()}`);
-    }
+    const account = this.older.get(login) ?? detached(normalForm(login, this.domain));
     // Usually the login is the account already: one copy serves as key and value.
     const key = account === login ? account : detached(login);
     // Sprayed logins are endless: the generations bound what is kept.
@@ -46,6 +49,8 @@ class AccountInterner {
 }
 
 const ACCOUNTS_KEPT = 16_384;
+/** Longer than an address can be (RFC 5321: 254 characters) with room to spare. */
+const MAX_INTERNED = 320;
 let accounts = new AccountInterner(undefined);
 
 /** `<a@b>` -> `a@b`; `<>` -> ''; anything else is returned trimmed. */

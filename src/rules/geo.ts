@@ -75,6 +75,7 @@ export type CountryLookup = (ip: string) => string | undefined;
  * clients' few thousand addresses make.
  */
 const CACHE_GENERATION = 8192;
+const MAX_ADDRESS_CHARS = 64;
 
 /**
  * A lookup over the database at `path` (default: the shipped one), opened on the first
@@ -95,6 +96,9 @@ export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
     cache.set(detached(ip), cc);
   };
   return countsHeld((ip: string): string | undefined => {
+    // No address is this long (an IPv6 one with a zone is under 64): not worth a lookup nor a
+    // place in the cache, where hostile lines of 64 kB each would add up.
+    if (ip.length > MAX_ADDRESS_CHARS) return undefined;
     const hit = cache.get(ip);
     if (hit !== undefined) return hit ?? undefined;
     const old = older.get(ip);

@@ -24,6 +24,12 @@ describe('normaliseAccount', () => {
     assert.equal(normaliseAccount(line.slice(line.indexOf('sasl_username=') + 14), 'example.edu'), want(17));
   });
 
+  it('normalises a login longer than any address too (without keeping it)', () => {
+    const long = 'X'.repeat(10_000);
+    assert.equal(normaliseAccount(long, 'Example.EDU'), `${'x'.repeat(10_000)}@example.edu`);
+    assert.equal(normaliseAccount(`${long}@Y`, 'example.edu'), `${'x'.repeat(10_000)}@y`);
+  });
+
   it('keeps characters JSON would escape as they are', () => {
     for (const login of ['a"b\\c@x', 'tab\there@x', 'lone\ud800@x', 'émile@x']) assert.equal(normaliseAccount(login, 'x'), login.toLowerCase().trim());
   });

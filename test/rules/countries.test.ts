@@ -353,6 +353,13 @@ describe(`${RULE}: the database`, () => {
     assert.ok(most <= 16_384, `cached up to ${most} addresses`);
   });
 
+  it('the lookup neither caches nor looks up what is too long to be an address (hostile lines)', () => {
+    const lookup = countryLookup(DB);
+    for (let i = 0; i < 100; i++) assert.equal(lookup(`${'8'.repeat(1000)}.${i}`), undefined);
+    assert.equal(heldBy(lookup)?.cached, 0);
+    assert.equal(lookup('0000:0000:0000:0000:0000:ffff:8.8.8.8'), 'US');
+  });
+
   it('the lookup keeps no log line alive through the addresses it caches', async () => {
     const lookup = countryLookup(DB);
     const marker = ['geo', 'line'].join('~');
