@@ -29,9 +29,9 @@ import { SEVERITY_RANK, type AuthFailure, type AuthSuccess, type Evidence, type 
 import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { splitAddress } from '../core/address.js';
-import { defineRule, type Emit, type RuleInstance } from './types.js';
+import { defineRule, type Emit } from './types.js';
 import {
-  capMap, clientKey, describeMinutes, evidenceForState, hash32, latestOf, parseClient, pushRecent, severityOfRank, trustedFor,
+  capMap, clientKey, countsHeld, describeMinutes, evidenceForState, hash32, latestOf, parseClient, pushRecent, severityOfRank, trustedFor,
 } from './rule-support.js';
 import { evidenceOf, isFiniteNumber, isNumberList, isPlainObject, listOf } from './lazy-accounts.js';
 
@@ -174,17 +174,6 @@ function readSaved(saved: unknown): Saved | undefined {
     return each && new Map(each);
   }));
   return accounts && addresses && successes ? { window: saved.window, accounts, addresses, successes } : undefined;
-}
-
-/** Entries each instance holds, for the tests that check memory follows the windows (see `heldEntries`). */
-const holdings = new WeakMap<RuleInstance, () => number>();
-
-/**
- * For tests: how many entries an auth-failures instance holds (accounts, addresses, and
- * accounts with a success per client), or undefined for another rule's instance.
- */
-export function heldEntries(inst: RuleInstance): number | undefined {
-  return holdings.get(inst)?.();
 }
 
 // ---------------------------------------------------------------------------
@@ -499,7 +488,7 @@ export const authFailures = defineRule({
     let newest = latestHeld();
     let prunedAt = newest;
 
-    const inst: RuleInstance = {
+    return countsHeld({
       onRecord(r, emit) {
         if (r.kind === 'auth-failure') onFailure(r, emit);
         else if (r.kind === 'auth-success' || r.kind === 'submission') onSuccess(r, emit);
@@ -520,9 +509,10 @@ export const authFailures = defineRule({
           successes: [...successes].map(([k, m]) => [k, [...m].map(([acct, s]) => [acct, s.at, s.told ? 1 : 0, s.line ? [evidenceForState(s.line)] : []])]),
         };
       },
-    };
-    holdings.set(inst, () => accounts.size + addresses.size + [...successes.values()].reduce((n, m) => n + m.size, 0));
-    return inst;
+    }, () => ({
+      // Accounts, addresses, and accounts with a success per client.
+      entries: accounts.size + addresses.size + [...successes.values()].reduce((n, m) => n + m.size, 0),
+    }));
   },
 });
 

@@ -13,7 +13,7 @@ import type { AuthFailure, Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
-import { heldEntries } from '../../src/rules/auth-failures.js';
+import { heldBy } from '../../src/rules/rule-support.js';
 import type { RuleInstance } from '../../src/rules/types.js';
 import { mulberry32 } from '../helpers/random.js';
 import {
@@ -324,7 +324,7 @@ describe(`${RULE}: pruned while it runs`, () => {
       inst.onRecord(r, () => assert.fail('no finding expected'));
       while ((records[first]?.at ?? 0) < r.at - horizon) first++;
       const bound = 2 * (i + 1 - first);
-      const held = heldEntries(inst) ?? -1;
+      const held = heldBy(inst)?.entries ?? -1;
       if (i % 1000 === 0) assert.ok(held <= bound, `record ${i}: ${held} entries held, bound ${bound}`);
       most = Math.max(most, held);
     }
