@@ -16,7 +16,8 @@
 import { z } from 'zod';
 import { MinHeap } from '../core/min-heap.js';
 import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
-import { evidenceOf, isFiniteNumber, isPlainObject, LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
+import { evidenceOf, isFiniteNumber, isPlainObject, isStringList, listOf } from '../core/saved-json.js';
 
 /** Which facts each rule speaks about; rules not listed are a family of their own. */
 export const RULE_FAMILIES: Readonly<Record<string, string>> = {
@@ -142,40 +143,25 @@ const SEVERITIES: ReadonlySet<unknown> = new Set(['info', 'warning', 'critical']
 
 function signalFrom(v: unknown): Finding | undefined {
   if (!isPlainObject(v) || typeof v.rule !== 'string' || typeof v.account !== 'string' || !SEVERITIES.has(v.severity)
-    || !isFiniteNumber(v.at) || typeof v.message !== 'string' || !Array.isArray(v.evidence)) return undefined;
+    || !isFiniteNumber(v.at) || typeof v.message !== 'string') return undefined;
   const data = dataFrom(v.data);
-  if (!data) return undefined;
-  const evidence: Evidence[] = [];
-  for (const e of v.evidence as unknown[]) {
-    const ok = evidenceOf(e);
-    if (!ok) return undefined;
-    evidence.push(ok);
-  }
+  const evidence = listOf(v.evidence, evidenceOf);
+  if (!data || !evidence) return undefined;
   return { rule: v.rule, account: v.account, severity: v.severity as Severity, at: v.at, message: v.message, data, evidence };
 }
 
 function incidentFrom(v: unknown): Incident | undefined {
   if (!isPlainObject(v) || typeof v.account !== 'string' || !isFiniteNumber(v.firstSeen) || !isFiniteNumber(v.lastSeen) || !isFiniteNumber(v.score)
-    || !SEVERITIES.has(v.severity) || !isFiniteNumber(v.findings) || !Array.isArray(v.signals)) return undefined;
-  const signals: Finding[] = [];
-  for (const x of v.signals as unknown[]) {
-    const ok = signalFrom(x);
-    if (!ok) return undefined;
-    signals.push(ok);
-  }
+    || !SEVERITIES.has(v.severity) || !isFiniteNumber(v.findings)) return undefined;
+  const signals = listOf(v.signals, signalFrom);
+  if (!signals) return undefined;
   return { account: v.account, firstSeen: v.firstSeen, lastSeen: v.lastSeen, signals, score: v.score, severity: v.severity as Severity, findings: v.findings };
 }
 
 /** A v1 tracker's open incidents (read eagerly), or undefined when the snapshot is not one. */
 export function restoreOpenIncidents(saved: unknown): Incident[] | undefined {
-  if (!isPlainObject(saved) || saved.v !== 1 || !Array.isArray(saved.open)) return undefined;
-  const out: Incident[] = [];
-  for (const x of saved.open as unknown[]) {
-    const inc = incidentFrom(x);
-    if (!inc) return undefined;
-    out.push(inc);
-  }
-  return out;
+  if (!isPlainObject(saved) || saved.v !== 1) return undefined;
+  return listOf(saved.open, incidentFrom);
 }
 
 /*
@@ -238,13 +224,9 @@ export function incidentFromText(text: string, account: string, lastSeen: number
   if (!Array.isArray(v) || v.length !== 6) return undefined;
   const [firstSeen, score, severity, findings, sources, rawSignals] = v as unknown[];
   if (!isFiniteNumber(firstSeen) || !isFiniteNumber(score) || !SEVERITIES.has(severity) || !isFiniteNumber(findings)
-    || !Array.isArray(sources) || !sources.every((s) => typeof s === 'string') || !Array.isArray(rawSignals)) return undefined;
-  const signals: Finding[] = [];
-  for (const x of rawSignals as unknown[]) {
-    const ok = signalTupleFrom(x, account, sources);
-    if (!ok) return undefined;
-    signals.push(ok);
-  }
+    || !isStringList(sources)) return undefined;
+  const signals = listOf(rawSignals, (x) => signalTupleFrom(x, account, sources));
+  if (!signals) return undefined;
   return { account, firstSeen, lastSeen, signals, score, severity: severity as Severity, findings };
 }
 

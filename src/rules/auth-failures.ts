@@ -33,7 +33,7 @@ import { defineRule, type Emit } from './types.js';
 import {
   capMap, clientKey, countsHeld, describeMinutes, evidenceForState, hash32, latestOf, parseClient, pushRecent, severityOfRank, trustedFor,
 } from './rule-support.js';
-import { evidenceOf, isFiniteNumber, isNumberList, isPlainObject, listOf } from './lazy-accounts.js';
+import { evidenceOf, isFiniteNumber, isNumberList, isPlainObject, listOf } from '../core/saved-json.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,

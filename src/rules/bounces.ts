@@ -25,7 +25,8 @@ import { defineRule, type Emit } from './types.js';
 import {
   capMap, countsHeld, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, percent, pushRecent, severityOfRank,
 } from './rule-support.js';
-import { isNumberList, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isNumberList, listOf, sectionOf } from '../core/saved-json.js';
 
 const Share = z.number().positive().max(1);
 
@@ -183,16 +184,11 @@ function encodeRow(a: AccountBounces, recent: readonly [number, Evidence][]): st
   return `${a.client !== undefined ? `${a.client}\n` : ''}${JSON.stringify(parts)}`;
 }
 
-function recentOfRow(v: unknown): [number, Evidence][] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const out: [number, Evidence][] = [];
-  for (const e of v as unknown[]) {
-    if (!Array.isArray(e) || e.length !== 4) return undefined;
-    const [h, source, lineNo, text] = e as unknown[];
-    if (typeof h !== 'number' || typeof source !== 'string' || typeof lineNo !== 'number' || typeof text !== 'string') return undefined;
-    out.push([h, { source, lineNo, text }]);
-  }
-  return out;
+function recentLineOf(e: unknown): [number, Evidence] | undefined {
+  if (!Array.isArray(e) || e.length !== 4) return undefined;
+  const [h, source, lineNo, text] = e as unknown[];
+  if (typeof h !== 'number' || typeof source !== 'string' || typeof lineNo !== 'number' || typeof text !== 'string') return undefined;
+  return [h, { source, lineNo, text }];
 }
 
 function decodeRow(text: string, now: number): AccountBounces | undefined {
@@ -205,7 +201,7 @@ function decodeRow(text: string, now: number): AccountBounces | undefined {
   }
   if (!Array.isArray(v) || v.length < 3 || v.length > 4) return undefined;
   const [level, sent, bounced, saved = []] = v as unknown[];
-  const recent = recentOfRow(saved);
+  const recent = listOf(saved, recentLineOf);
   if (typeof level !== 'number' || !Number.isInteger(level) || !isNumberList(sent) || !isNumberList(bounced) || !recent) return undefined;
   return accountOf(now, level, sent, bounced, recent, nl < 0 ? null : text.slice(0, nl));
 }

@@ -10,7 +10,8 @@ import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
 import { detached } from '../core/detached.js';
-import { isFiniteNumber, LazyAccounts, savedRows, sectionOf } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isFiniteNumber, sectionOf } from '../core/saved-json.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -154,7 +155,7 @@ export const foreignSenderHost = defineRule({
         const cut = { now: seen.latest(lastReport), repeatMs };
         // "Now" never goes back (the newest address is never dropped), but a longer repeat period
         // keeps more than the last cut did: rows still to be pruned by that one are pruned now.
-        if (savedCut && (cut.now < savedCut.now || repeatMs > savedCut.repeatMs)) for (const k of [...seen.keys()]) seen.get(k);
+        if (savedCut && (cut.now < savedCut.now || repeatMs > savedCut.repeatMs)) seen.decodeAll();
         const rows = seen.rows(lastReport, (stamp) => kept(stamp, cut), (s) => {
           const hosts = [...s.hosts].filter(([, t]) => kept(t, cut));
           return hosts.length === 0 ? undefined : encodeRow(s.level, hosts, lastReport(s));

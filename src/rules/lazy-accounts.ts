@@ -15,40 +15,10 @@
 
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Evidence } from '../core/types.js';
+import { isFiniteNumber } from '../core/saved-json.js';
 
 /** One account as a state file holds it. */
 export type SavedRow = readonly [account: string, stamp: number, text: string];
-
-// ---------------------------------------------------------------------------
-// Checks for decoding a saved section or a row's text by hand (never throwing)
-
-/** A saved section's fields, or none when it is not an object. */
-export function sectionOf(saved: unknown): Record<string, unknown> {
-  return typeof saved === 'object' && saved !== null ? (saved as Record<string, unknown>) : {};
-}
-
-export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-/** A JSON object (not an array): what zod's z.object takes. */
-export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A saved evidence line `{source, lineNo, text}`, rebuilt without other keys; undefined when out of shape. */
-export function evidenceOf(v: unknown): Evidence | undefined {
-  if (!isPlainObject(v) || typeof v.source !== 'string' || !isFiniteNumber(v.lineNo) || typeof v.text !== 'string') return undefined;
-  return { source: v.source, lineNo: v.lineNo, text: v.text };
-}
-
-/** Every item of a saved list through `of`, or undefined when it is no list or any item is out of shape. */
-export function listOf<T>(v: unknown, of: (item: unknown) => T | undefined): T[] | undefined {
-  if (!Array.isArray(v)) return undefined;
-  const out: T[] = [];
-  for (const item of v as unknown[]) {
-    const x = of(item);
-    if (x === undefined) return undefined;
-    out.push(x);
-  }
-  return out;
-}
-export const isNumberList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isFiniteNumber);
 
 /**
  * Evidence lines as a row holds them, `[input, line number, text]`; the input is whatever
@@ -70,6 +40,15 @@ export function linesOfTuples(v: unknown, sourceOf: (key: unknown) => string | u
     out.push({ source, lineNo, text });
   }
   return out;
+}
+
+/** The lines of a row's JSON text of lineTuples, or undefined when it is not JSON or any line is damaged. */
+export function linesOfJson(text: string, sourceOf: (key: unknown) => string | undefined): Evidence[] | undefined {
+  try {
+    return linesOfTuples(JSON.parse(text), sourceOf);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A restored row not yet asked for. A class, so it is told from a rule's entries (plain objects) by `instanceof`. */

@@ -24,7 +24,8 @@ import {
   capMap, clientKey, countsHeld, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank,
   trustedFor, type ClientAddress,
 } from './rule-support.js';
-import { LazyAccounts, lineTuples, linesOfTuples, savedRows, sectionOf } from './lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfJson, savedRows } from './lazy-accounts.js';
+import { isFiniteNumber, sectionOf } from '../core/saved-json.js';
 
 const Options = z.strictObject({
   ...commonRuleOptions,
@@ -146,14 +147,6 @@ function encodeRow(a: AccountHosts, live: readonly [string, Host][], stamp: numb
   return `${head}\n${JSON.stringify(lineTuples(a.recent.map(evidenceForState), (source) => source))}`;
 }
 
-function evidenceOfRow(text: string): Evidence[] | undefined {
-  try {
-    return linesOfTuples(JSON.parse(text), (source) => (typeof source === 'string' ? source : undefined));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * An account as an eager restore after every snapshot since its row was written would
  * have it: addresses used at or before `cut` (the last snapshot's) dropped, and its lines
@@ -172,7 +165,7 @@ function decodeRow(text: string, stamp: number, cut: number, o: Opts): AccountHo
     if (t > cut) list.push([key, t]);
   }
   if (list.length === 0) return undefined;
-  const recent = nl < 0 ? [] : evidenceOfRow(text.slice(nl + 1));
+  const recent = nl < 0 ? [] : linesOfJson(text.slice(nl + 1), (source) => (typeof source === 'string' ? source : undefined));
   if (recent === undefined) return undefined;
   const a = entryOf(level, list, recent);
   if (!near(a.hosts, level, o)) a.recent = [];
@@ -184,7 +177,7 @@ function restore(saved: unknown, o: Opts): { accounts: LazyAccounts<AccountHosts
   const s = sectionOf(saved);
   const cut = s.cut;
   const rows = s.v === 2 ? savedRows(s.rows) : undefined;
-  if (rows && typeof cut === 'number' && Number.isFinite(cut)) {
+  if (rows && isFiniteNumber(cut)) {
     return { accounts: new LazyAccounts((text, _account, stamp) => decodeRow(text, stamp, cut, o), rows), cut };
   }
   const accounts = new LazyAccounts<AccountHosts>(() => undefined);
@@ -262,7 +255,7 @@ export const manySenderHosts = defineRule({
         const cut = accounts.latest((a) => a.now) - windowSec;
         // The cut went back (a longer window, or an account's newest address fell to the cap):
         // rows still to be pruned by the last one are pruned by it now, as eager restores had them.
-        if (cut < savedCut) for (const k of [...accounts.keys()]) accounts.get(k);
+        if (cut < savedCut) accounts.decodeAll();
         const rows = accounts.rows(lastUse, (stamp) => stamp > cut, (a) => {
           const live = [...a.hosts].filter(([, h]) => h.t > cut);
           return live.length === 0 ? undefined : encodeRow(a, live, latestOf(live.map(([, h]) => h.t)), opts);

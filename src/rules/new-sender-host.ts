@@ -19,7 +19,8 @@ import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { canonicalAddress, networkOf } from './client-address.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
-import { isFiniteNumber, LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { isFiniteNumber } from '../core/saved-json.js';
 
 const DAY = 86_400_000;
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
 import { ipv4Number } from '../core/net.js';
 import { formatIpv6, parseClient, type ClientAddress } from './client-address.js';
-import { linesOfTuples } from './lazy-accounts.js';
+import { linesOfJson } from './lazy-accounts.js';
 import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
 export { formatIpv6, parseClient, type ClientAddress };
@@ -230,7 +230,7 @@ export function unpackLines(packed: PackedLines): Evidence[] {
   if (packed.lines === '') return [];
   try {
     const text = inflateRawSync(Buffer.from(packed.lines, 'base64'), { maxOutputLength: MAX_PACKED_LINES_BYTES }).toString('utf8');
-    return linesOfTuples(JSON.parse(text), (i) => (typeof i === 'number' ? packed.sources[i] : undefined)) ?? [];
+    return linesOfJson(text, (i) => (typeof i === 'number' ? packed.sources[i] : undefined)) ?? [];
   } catch {
     return [];
   }

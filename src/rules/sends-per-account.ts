@@ -15,7 +15,8 @@ import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
 import { dropFront, evidenceForState, EvidenceSchema, PackedLinesSchema, pushRecent, unpackLines } from './rule-support.js';
-import { isNumberList, LazyAccounts, lineTuples, linesOfTuples, savedRows, sectionOf, TextPacker, type SavedRow } from './lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfJson, savedRows, TextPacker, type SavedRow } from './lazy-accounts.js';
+import { isNumberList, isStringList, sectionOf } from '../core/saved-json.js';
 
 const Levels = z.strictObject({
   /** Count at which a warning is raised. */
@@ -119,7 +120,7 @@ function readV3(saved: unknown): SavedV3 | undefined {
   const rows = savedRows(o.accounts);
   const packer = TextPacker.fromSaved(o.dict);
   const sources = o.sources;
-  if (o.v !== 3 || rows === undefined || packer === undefined || !Array.isArray(sources) || !sources.every((x) => typeof x === 'string')) return undefined;
+  if (o.v !== 3 || rows === undefined || packer === undefined || !isStringList(sources)) return undefined;
   return { rows, sources, packer };
 }
 
@@ -155,12 +156,7 @@ class RowCodec {
   private decodeLines(packed: string): Evidence[] | undefined {
     if (packed === '') return [];
     const json = this.packer.unpack(packed);
-    if (json === undefined) return undefined;
-    try {
-      return linesOfTuples(JSON.parse(json), (i) => (typeof i === 'number' ? this.sources[i] : undefined));
-    } catch {
-      return undefined;
-    }
+    return json === undefined ? undefined : linesOfJson(json, (i) => (typeof i === 'number' ? this.sources[i] : undefined));
   }
 
   encode(c: AccountCounts): string {

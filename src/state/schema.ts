@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Severity as SeverityName } from '../core/types.js';
+import { isPlainObject } from '../core/saved-json.js';
 
 export const STATE_VERSION = 1;
 
@@ -99,10 +100,6 @@ export const StateShellSchema = z.object({
   incidents: z.unknown().optional(),
 });
 
-/** A JSON object, checked without z.record's walk over every key and value. */
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const SEVERITIES: ReadonlySet<unknown> = new Set(Severity.options);
 

@@ -12,6 +12,7 @@
 import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { RuntimeError } from '../core/errors.js';
+import { isPlainObject } from '../core/saved-json.js';
 import { topLevelSpans } from './json-spans.js';
 import { alertMemoryOf, alertMemoryRows, emptyState, StateHeadSchema, StateShellSchema, STATE_VERSION, type State, type StateHead } from './schema.js';
 
@@ -251,7 +252,7 @@ function rejoinParsers(raw: unknown): void {
   const sources = o.sources as Record<string, unknown>;
   for (const [path, parser] of Object.entries(parsers as Record<string, unknown>)) {
     const src = sources[path];
-    if (typeof src === 'object' && src !== null && !Array.isArray(src)) (src as Record<string, unknown>).parser = parser;
+    if (isPlainObject(src)) src.parser = parser;
   }
 }
 
