@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { MinHeap } from '../core/min-heap.js';
 import { SEVERITY_RANK, type Evidence, type Finding, type Severity } from '../core/types.js';
-import { LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../rules/lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfTuples, savedRows, TextPacker, type SavedRow } from '../core/lazy-accounts.js';
 import { evidenceOf, isFiniteNumber, isPlainObject, isStringList, listOf } from '../core/saved-json.js';
 
 /** Which facts each rule speaks about; rules not listed are a family of their own. */

@@ -25,7 +25,7 @@ import { defineRule, type Emit } from './types.js';
 import {
   capMap, countsHeld, describeMinutes, dropFront, evidenceForState, EvidenceSchema, hash32Lower, percent, pushRecent, severityOfRank,
 } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from '../core/lazy-accounts.js';
 import { isNumberList, listOf, sectionOf } from '../core/saved-json.js';
 
 const Share = z.number().positive().max(1);

@@ -21,7 +21,7 @@ import { commonRuleOptions } from '../config/schema.js';
 import { canonicalAddress } from './client-address.js';
 import { countryLookup, SHIPPED_DATABASE } from './geo.js';
 import { defineRule } from './types.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from '../core/lazy-accounts.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

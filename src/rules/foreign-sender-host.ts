@@ -10,7 +10,7 @@ import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
 import { detached } from '../core/detached.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from '../core/lazy-accounts.js';
 import { isFiniteNumber, sectionOf } from '../core/saved-json.js';
 
 const Options = z.strictObject({

@@ -24,7 +24,7 @@ import {
   capMap, clientKey, countsHeld, describeMinutes, evidenceForState, EvidenceSchema, latestOf, networkOf, parseClient, pushRecent, severityOfRank,
   trustedFor, type ClientAddress,
 } from './rule-support.js';
-import { LazyAccounts, lineTuples, linesOfJson, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfJson, savedRows } from '../core/lazy-accounts.js';
 import { isFiniteNumber, sectionOf } from '../core/saved-json.js';
 
 const Options = z.strictObject({

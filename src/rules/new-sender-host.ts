@@ -19,7 +19,7 @@ import { commonRuleOptions, SeveritySchema } from '../config/schema.js';
 import { canonicalAddress, networkOf } from './client-address.js';
 import { defineRule } from './types.js';
 import { trustedFor } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from '../core/lazy-accounts.js';
 import { isFiniteNumber } from '../core/saved-json.js';
 
 const DAY = 86_400_000;

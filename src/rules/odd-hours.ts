@@ -10,7 +10,7 @@ import type { Submission } from '../core/types.js';
 import { commonRuleOptions, DAYS, SeveritySchema } from '../config/schema.js';
 import { defineRule, type ResolvedOfficeHours } from './types.js';
 import { officeHoursOf } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from '../core/lazy-accounts.js';
 import { sectionOf } from '../core/saved-json.js';
 
 const Options = z.strictObject({

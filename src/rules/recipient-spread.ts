@@ -29,7 +29,7 @@ import { defineRule, type Emit } from './types.js';
 import {
   capMap, describeMinutes, fold16, hash32, packSet16, percent, severityOfRank, unpackSet16,
 } from './rule-support.js';
-import { LazyAccounts, savedRows, type SavedRow } from './lazy-accounts.js';
+import { LazyAccounts, savedRows, type SavedRow } from '../core/lazy-accounts.js';
 import { isFiniteNumber, sectionOf } from '../core/saved-json.js';
 
 const Share = z.number().positive().max(1);

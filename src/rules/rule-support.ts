@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { SEVERITY_RANK, type Evidence, type Severity } from '../core/types.js';
 import { ipv4Number } from '../core/net.js';
 import { formatIpv6, parseClient, type ClientAddress } from './client-address.js';
-import { linesOfJson } from './lazy-accounts.js';
+import { linesOfJson } from '../core/lazy-accounts.js';
 import type { ResolvedOfficeHours, RuleContext } from './types.js';
 
 export { formatIpv6, parseClient, type ClientAddress };

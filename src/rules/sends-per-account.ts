@@ -15,7 +15,7 @@ import { commonRuleOptions } from '../config/schema.js';
 import { PatternSet } from '../core/glob.js';
 import { defineRule } from './types.js';
 import { dropFront, evidenceForState, EvidenceSchema, PackedLinesSchema, pushRecent, unpackLines } from './rule-support.js';
-import { LazyAccounts, lineTuples, linesOfJson, savedRows, TextPacker, type SavedRow } from './lazy-accounts.js';
+import { LazyAccounts, lineTuples, linesOfJson, savedRows, TextPacker, type SavedRow } from '../core/lazy-accounts.js';
 import { isNumberList, isStringList, sectionOf } from '../core/saved-json.js';
 
 const Levels = z.strictObject({

@@ -44,7 +44,7 @@ import { SEVERITY_RANK, type Submission } from '../core/types.js';
 import { commonRuleOptions } from '../config/schema.js';
 import { defineRule } from './types.js';
 import { officeHoursOf } from './rule-support.js';
-import { LazyAccounts, savedRows } from './lazy-accounts.js';
+import { LazyAccounts, savedRows } from '../core/lazy-accounts.js';
 import { isFiniteNumber, isNumberList } from '../core/saved-json.js';
 
 const HOUR = 3_600_000;

@@ -14,7 +14,7 @@ import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { createEngine } from '../../src/rules/engine.js';
 import { rules } from '../../src/rules/index.js';
 import { packLines } from '../helpers/old-state.js';
-import { TextPacker } from '../../src/rules/lazy-accounts.js';
+import { TextPacker } from '../../src/core/lazy-accounts.js';
 import { addMessage } from '../../src/rules/sends-per-account.js';
 
 const RULE = 'sends-per-account';

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
-import { LazyAccounts, savedRows, TextPacker, type SavedRow } from '../../src/rules/lazy-accounts.js';
+import { LazyAccounts, savedRows, TextPacker, type SavedRow } from '../../src/core/lazy-accounts.js';
 
 interface Entry { n: number; at: number }
 

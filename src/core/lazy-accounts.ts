@@ -14,8 +14,8 @@
  */
 
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { Evidence } from '../core/types.js';
-import { isFiniteNumber } from '../core/saved-json.js';
+import type { Evidence } from './types.js';
+import { isFiniteNumber } from './saved-json.js';
 
 /** One account as a state file holds it. */
 export type SavedRow = readonly [account: string, stamp: number, text: string];
