@@ -32,8 +32,6 @@ export interface ReportOptions {
   progress?: boolean | undefined;
 }
 
-
-
 function hourOf(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number);
   return (h ?? 0) + ((m ?? 0) >= 30 ? 1 : 0);
@@ -46,7 +44,6 @@ function hourOf(hhmm: string): number {
  * `rules.countries.database` picks another MMDB file; `rules.countries.enabled: false`
  * leaves the column out too.
  */
-
 async function countryLookupFor(config: Config, io: Io, quiet: boolean): Promise<((ip: string) => string | undefined) | undefined> {
   const opts = (config.rules as Record<string, unknown>).countries;
   const o = opts !== null && typeof opts === 'object' ? (opts as { enabled?: unknown; database?: unknown }) : {};

@@ -38,8 +38,6 @@ export interface ScanOptions {
 
 const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
 
-
-
 function describeInput(s: InputSummary): string {
   const total = s.counts.event + s.counts.ignored + s.counts.unrecognised;
   const how = s.detectedBy === 'auto' ? `detected, confidence ${s.confidence.toFixed(2)}` : 'forced';

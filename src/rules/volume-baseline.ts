@@ -288,7 +288,6 @@ function encodeBaseline([since, last, peaks, masks, flatHours, level, levelHour,
   return JSON.stringify([Math.floor(stamp / DAY) - last, last - since, peaks, totals, ...tail]) + masks;
 }
 
-
 /** The SavedBaseline encodeBaseline wrote, or undefined for a damaged row. */
 export function decodeBaseline(text: string, stamp: number): SavedBaseline | undefined {
   const end = text.lastIndexOf(']') + 1;

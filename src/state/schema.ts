@@ -100,7 +100,6 @@ export const StateShellSchema = z.object({
   incidents: z.unknown().optional(),
 });
 
-
 const SEVERITIES: ReadonlySet<unknown> = new Set(Severity.options);
 
 /** AlertMemorySchema without zod's walk: thousands of entries are checked on every run. */
@@ -112,15 +111,15 @@ export function isAlertMemory(v: unknown): v is AlertMemory {
     && typeof m.magnitude === 'number' && typeof m.sent === 'number';
 }
 
+/** An alert's identity: the policy remembers one entry per fingerprint. */
+export const fingerprintOf = (f: { readonly rule: string; readonly account: string; readonly severity: SeverityName }): string => `${f.rule}|${f.account}|${f.severity}`;
+
 /**
  * The alert memory as the state file holds it: one row per fingerprint, `[rule, account,
  * severity, firstSeen, lastSeen, lastSent, magnitude, sent]`. An object per entry repeated
  * every field name and the fingerprint (rule|account|severity) besides: 230 bytes an
  * entry, half of it names, and thousands of entries on a site of thousands of accounts.
  */
-/** An alert's identity: the policy remembers one entry per fingerprint. */
-export const fingerprintOf = (f: { readonly rule: string; readonly account: string; readonly severity: SeverityName }): string => `${f.rule}|${f.account}|${f.severity}`;
-
 export type AlertMemoryRow = [string, string, SeverityName, number, number, number, number, number];
 
 export function alertMemoryRows(memory: Readonly<Record<string, AlertMemory>>): AlertMemoryRow[] {
