@@ -7,8 +7,8 @@
 import { loadConfig, type Config } from '../config/load.js';
 import { now } from '../core/clock.js';
 import { UsageError } from '../core/errors.js';
-import { hostTimezone, isValidTimezone } from '../core/time.js';
-import { parseTimeArg } from './time-args.js';
+import { hostTimezone } from '../core/time.js';
+import { checkTimezoneFlag, parseTimeArg } from './time-args.js';
 import type { Io } from './io.js';
 
 /** Open messages are kept this long in log time: Postfix's default queue lifetime. */
@@ -35,14 +35,19 @@ export interface AdhocSetup {
   readonly inputs: readonly string[];
 }
 
+/** The files given, or `-` (standard input) when none; none with a terminal for input is a mistake. */
+export function inputsOf(files: readonly string[], io: Pick<Io, 'stdinIsTty'>): readonly string[] {
+  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
+  return files.length > 0 ? files : ['-'];
+}
+
 /** Checks the common flags in the order users see their errors, and loads the config. */
 export function adhocSetup(files: readonly string[], o: AdhocFlags, io: Pick<Io, 'stdinIsTty'>): AdhocSetup {
-  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
+  checkTimezoneFlag(o.timezone);
   const config = loadConfig(o.config);
   const timezone = o.timezone ?? config.timezone ?? hostTimezone();
   const clock = now();
   const since = o.since !== undefined ? parseTimeArg('--since', o.since, clock) : undefined;
   const until = o.until !== undefined ? parseTimeArg('--until', o.until, clock) : undefined;
-  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
-  return { config, timezone, since, until, inputs: files.length > 0 ? files : ['-'] };
+  return { config, timezone, since, until, inputs: inputsOf(files, io) };
 }

@@ -14,7 +14,8 @@ import { DEFAULT_STATE_PATH } from '../config/schema.js';
 import { EXIT, UsageError } from '../core/errors.js';
 import { PRIVATE_NETWORKS } from '../core/net.js';
 import { sanitize } from '../core/sanitize.js';
-import { hostTimezone, isValidTimezone } from '../core/time.js';
+import { hostTimezone } from '../core/time.js';
+import { checkTimezoneFlag } from './time-args.js';
 import type { MailRecord } from '../core/types.js';
 import { DETECT_SAMPLE_LINES } from '../core/pipeline.js';
 import { detectParser } from '../parsers/index.js';
@@ -131,7 +132,7 @@ export function startingConfig(logs: readonly LogFacts[], timezone: string, defa
 }
 
 export async function runInit(logs: readonly string[], o: InitOptions, io: Io): Promise<number> {
-  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
+  checkTimezoneFlag(o.timezone);
   const tz = o.timezone ?? hostTimezone();
   const toStdout = o.output === '-';
   if (!toStdout && existsSync(o.output) && !o.force) throw new UsageError(`${o.output} exists: not overwritten (use --force, or -o another file)`);

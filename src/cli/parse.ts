@@ -10,7 +10,7 @@
 import { loadConfig } from '../config/load.js';
 import { EXIT, UsageError } from '../core/errors.js';
 import { sanitize } from '../core/sanitize.js';
-import { hostTimezone, isValidTimezone, parseOffset, zonedToEpoch, zoneOffset } from '../core/time.js';
+import { hostTimezone, parseOffset, zonedToEpoch, zoneOffset } from '../core/time.js';
 import type { LogLine, MailRecord } from '../core/types.js';
 import { DETECT_SAMPLE_LINES, resolveFormat } from '../core/pipeline.js';
 import { DETECT_THRESHOLD, parsers } from '../parsers/index.js';
@@ -19,7 +19,8 @@ import { InputError, openInput, readLineBatches } from '../sources/lines.js';
 import type { Io } from './io.js';
 import { formatLocal } from './output.js';
 import { Progress, progressWanted } from './progress.js';
-import { OPEN_TTL_MS } from './adhoc.js';
+import { inputsOf, OPEN_TTL_MS } from './adhoc.js';
+import { checkTimezoneFlag } from './time-args.js';
 
 export interface ParseOptions {
   config?: string | undefined;
@@ -352,7 +353,7 @@ function renderReport(rep: InputReport, o: ParseOptions, tz: string, tzFrom: str
 }
 
 export async function runParse(files: readonly string[], o: ParseOptions, io: Io): Promise<number> {
-  if (o.timezone !== undefined && !isValidTimezone(o.timezone)) throw new UsageError(`--timezone: "${o.timezone}" is not an IANA time zone`);
+  checkTimezoneFlag(o.timezone);
   resolveFormat(o.format);
   const config = loadConfig(o.config);
   const tz = o.timezone ?? config.timezone ?? hostTimezone();
@@ -363,8 +364,7 @@ export async function runParse(files: readonly string[], o: ParseOptions, io: Io
     // Late on the last day of the year: every month of it is "before the file was written".
     referenceTime = zonedToEpoch(tz, Number(o.year), 11, 30, 12, 0, 0);
   }
-  const inputs = files.length > 0 ? files : ['-'];
-  if (files.length === 0 && io.stdinIsTty) throw new UsageError('no log files given (use - to read standard input; see --help)');
+  const inputs = inputsOf(files, io);
   // Data on stdout: the records or the lines asked for; the summary then goes to stderr.
   const summaryToStderr = o.records || o.unrecognised;
   const progress = new Progress(inputs, progressWanted(o.progress), o.progress === true);
