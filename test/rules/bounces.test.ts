@@ -12,7 +12,7 @@ import { UsageError } from '../../src/core/errors.js';
 import { rules } from '../../src/rules/index.js';
 import { heldBy } from '../../src/rules/rule-support.js';
 import { FAKE_SOURCE, HOUR, MINUTE, ruleTester, SECOND, submission, T0, withRuleOptions, type Overrides } from '../helpers/records.js';
-import { assertOnlyRowChanged, brief, inRuns as runInRuns } from './harness.js';
+import { assertOnlyRowChanged, brief, inRuns as runInRuns, withoutRow, withRowText } from './harness.js';
 
 const RULE = 'bounces';
 const BOB = 'bob@example.edu';
@@ -218,8 +218,8 @@ describe(`${RULE}: state across cron runs`, () => {
   it('a damaged row drops only its account', () => {
     const { state } = run(records.slice(0, 150));
     for (const bad of ['x', '203.0.113.9\n[1,[],[1,"2"]]', '[1,[],[],[[1,"s",2]]]']) {
-      const damaged = { ...state, accounts: state.accounts.map((r): [string, number, string] => (r[0] === 'alice@example.edu' ? [r[0], r[1], bad] : r)) };
-      const fresh = { ...state, accounts: state.accounts.filter((r) => r[0] !== 'alice@example.edu') };
+      const damaged = { ...state, accounts: withRowText(state.accounts, 'alice@example.edu', bad) };
+      const fresh = { ...state, accounts: withoutRow(state.accounts, 'alice@example.edu') };
       assert.deepEqual(brief(run(records.slice(150), damaged).findings), brief(run(records.slice(150), fresh).findings), bad);
       assert.deepEqual(run(records.slice(150), damaged).state, run(records.slice(150), fresh).state, bad);
     }

@@ -8,7 +8,7 @@ import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, runRule, submission, T0, type ExpectedFinding } from '../helpers/records.js';
-import { assertOnlyRowChanged, brief, inRuns, linesKeptByAddresses } from './harness.js';
+import { assertOnlyRowChanged, brief, inRuns, linesKeptByAddresses, withoutRow, withRowText } from './harness.js';
 
 const RULE = 'foreign-sender-host';
 const BOB = 'bob@example.edu';
@@ -232,8 +232,8 @@ describe(`${RULE}: state across cron runs, rows decoded only for the accounts a 
   it('a damaged row drops only its account', () => {
     const { state } = run(first);
     for (const bad of ['1 198.51.100.1 x', '[1,[["198.51.100.1"]]]', '']) {
-      const damaged = { ...state, rows: state.rows.map((r): [string, number, string] => (r[0] === 'alice@example.edu' ? [r[0], r[1], bad] : r)) };
-      const fresh = { ...state, rows: state.rows.filter((r) => r[0] !== 'alice@example.edu') };
+      const damaged = { ...state, rows: withRowText(state.rows, 'alice@example.edu', bad) };
+      const fresh = { ...state, rows: withoutRow(state.rows, 'alice@example.edu') };
       assert.deepEqual(brief(run(second, damaged).findings), brief(run(second, fresh).findings), bad);
       assert.deepEqual(run(second, damaged).state, run(second, fresh).state, bad);
     }

@@ -73,6 +73,18 @@ export function assertOnlyRowChanged(before: readonly (readonly unknown[])[], af
   }
 }
 
+type Row = readonly [account: string, stamp: number, text: string];
+
+/** `rows` with `account`'s text replaced by `text`: a damaged row. */
+export function withRowText<R extends Row>(rows: readonly R[], account: string, text: string): R[] {
+  return rows.map((r) => (r[0] === account ? [r[0], r[1], text] as unknown as R : r));
+}
+
+/** `rows` without `account`'s: what a damaged row must restore as. */
+export function withoutRow<R extends Row>(rows: readonly R[], account: string): R[] {
+  return rows.filter((r) => r[0] !== account);
+}
+
 /**
  * How many strings containing `marker` (but the marker itself) are alive after a full
  * collection (a heap snapshot makes one): a rule that keeps a record's field as it came

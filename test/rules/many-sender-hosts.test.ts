@@ -11,7 +11,7 @@ import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
 import { heldBy } from '../../src/rules/rule-support.js';
 import { authSuccess, HOUR, MINUTE, ruleTester, submission, T0, withRuleOptions } from '../helpers/records.js';
-import { assertOnlyRowChanged, brief, inRuns as runInRuns, linesKeptByAddresses } from './harness.js';
+import { assertOnlyRowChanged, brief, inRuns as runInRuns, linesKeptByAddresses, withoutRow, withRowText } from './harness.js';
 
 const RULE = 'many-sender-hosts';
 const BOB = 'bob@example.edu';
@@ -243,8 +243,8 @@ describe(`${RULE}: rows decoded only for the accounts a run touches`, () => {
 
   it('a damaged row drops only its account', () => {
     const { state } = run(first);
-    const damaged = { ...state, rows: state.rows.map((r): [string, number, string] => (r[0] === BOB ? [r[0], r[1], '-1 45.33.0.9 x'] : r)) };
-    const fresh = { ...state, rows: state.rows.filter((r) => r[0] !== BOB) };
+    const damaged = { ...state, rows: withRowText(state.rows, BOB, '-1 45.33.0.9 x') };
+    const fresh = { ...state, rows: withoutRow(state.rows, BOB) };
     assert.deepEqual(brief(run(second, damaged).findings), brief(run(second, fresh).findings));
     assert.deepEqual(run(second, damaged).state, run(second, fresh).state);
     assert.equal(run(second, damaged).findings.length, 1);

@@ -9,7 +9,7 @@ import type { Finding, MailRecord } from '../../src/core/types.js';
 import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
 import { burst, MINUTE, ruleTester, runRule, submission, type ExpectedFinding } from '../helpers/records.js';
-import { assertOnlyRowChanged, brief, inRuns } from './harness.js';
+import { assertOnlyRowChanged, brief, inRuns, withoutRow, withRowText } from './harness.js';
 import fc from 'fast-check';
 import { localParts } from '../../src/core/time.js';
 import { DAYS } from '../../src/config/schema.js';
@@ -271,8 +271,8 @@ describe(`${RULE}: state across cron runs, rows decoded only for the accounts a 
     const { state } = run(records.slice(0, 26));
     const rest = [...burst(3, SATURDAY + 200 * MINUTE, MINUTE), ...burst(2, SATURDAY + 200 * MINUTE, MINUTE, { account: BOB })];
     for (const bad of ['', '19', '19 x', '1 2 3']) {
-      const damaged = { ...state, stretches: state.stretches.map((r): [string, number, string] => (r[0] === BOB ? [r[0], r[1], bad] : r)) };
-      const fresh = { ...state, stretches: state.stretches.filter((r) => r[0] !== BOB) };
+      const damaged = { ...state, stretches: withRowText(state.stretches, BOB, bad) };
+      const fresh = { ...state, stretches: withoutRow(state.stretches, BOB) };
       assert.deepEqual(brief(run(rest, damaged).findings), brief(run(rest, fresh).findings), bad);
       assert.deepEqual(run(rest, damaged).state, run(rest, fresh).state, bad);
     }

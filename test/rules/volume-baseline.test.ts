@@ -12,7 +12,7 @@ import { parseConfig, resolveContext } from '../../src/config/load.js';
 import { rules } from '../../src/rules/index.js';
 import { decodeBaseline, median } from '../../src/rules/volume-baseline.js';
 import { HOUR, MINUTE, ruleTester, submission, type ExpectedFinding } from '../helpers/records.js';
-import { brief, inRuns, runSplit as splitRun } from './harness.js';
+import { brief, inRuns, runSplit as splitRun, withoutRow, withRowText } from './harness.js';
 
 const RULE = 'volume-baseline';
 const DAY = 24 * HOUR;
@@ -340,8 +340,8 @@ describe(`${RULE}: accounts saved as rows`, () => {
 
   it('a damaged row drops only that account: it starts again as new', () => {
     const section = sectionOf(history());
-    const damaged = { ...section, accounts: rowsOf(section).map((r): Row => (r[0] === bob.account ? [r[0], r[1], '[1,2'] : r)) };
-    const without = { ...section, accounts: rowsOf(section).filter((r) => r[0] !== bob.account) };
+    const damaged = { ...section, accounts: withRowText(rowsOf(section), bob.account, '[1,2') };
+    const without = { ...section, accounts: withoutRow(rowsOf(section), bob.account) };
     const findingsFrom = (saved: unknown): string[] => {
       const inst = restore(saved);
       const out: Finding[] = [];
