@@ -18,9 +18,11 @@ export function hostTimezone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
+/** UTC by either name: no offset to look up, and no zone data to load for it (the first Intl formatter loads ICU's, 10 ms of a run's start). */
+const isUtc = (tz: string): boolean => tz === 'UTC' || tz === 'Etc/UTC';
+
 export function isValidTimezone(tz: string): boolean {
-  // UTC needs no zone data (zoneOffset knows it too): the first Intl formatter loads ICU's, 10 ms of a run's start.
-  if (tz === 'UTC' || tz === 'Etc/UTC') return true;
+  if (isUtc(tz)) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -54,7 +56,7 @@ function computeOffset(tz: string, instant: number): number {
 
 /** Offset of `tz` from UTC in ms at the given instant (local = utc + offset). */
 export function zoneOffset(tz: string, instant: number): number {
-  if (tz === 'UTC' || tz === 'Etc/UTC') return 0;
+  if (isUtc(tz)) return 0;
   let perZone = offsetCache.get(tz);
   if (!perZone) {
     perZone = new Map();
@@ -79,7 +81,7 @@ export function zonedToEpoch(
   hour: number, minute: number, second: number, ms = 0,
 ): number {
   const asUtc = Date.UTC(year, month0, day, hour, minute, second, ms);
-  if (tz === 'UTC' || tz === 'Etc/UTC') return asUtc;
+  if (isUtc(tz)) return asUtc;
   // The offsets in force half a day either side cover any single transition; a candidate
   // is real only if the zone really has that offset at that instant.
   const before = zoneOffset(tz, asUtc - 14 * 3_600_000);
