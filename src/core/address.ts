@@ -3,6 +3,7 @@
  * input, so no regex that could backtrack: plain index scanning.
  */
 import { detached } from './detached.js';
+import { RecentMap } from './recent-map.js';
 
 /**
  * Lower-cases a login and gives a bare one the default domain (`jdent` -> `jdent@example.edu`).
@@ -25,25 +26,18 @@ function normalForm(login: string, defaultDomain: string | undefined): string {
   return l.includes('@') || !defaultDomain ? l : `${l}@${defaultDomain.toLowerCase()}`;
 }
 
-/** Normalised accounts by login as logged, in two generations: the last ACCOUNTS_KEPT logins, and as many before. */
+/** Normalised accounts by login as logged (sprayed logins are endless: the generations bound what is kept). */
 class AccountInterner {
-  private recent = new Map<string, string>();
-  private older = new Map<string, string>();
+  private readonly kept = new RecentMap<string>(ACCOUNTS_KEPT);
 
   constructor(readonly domain: string | undefined) {}
 
   get(login: string): string {
-    const hit = this.recent.get(login);
+    const hit = this.kept.get(login);
     if (hit !== undefined) return hit;
-    const account = this.older.get(login) ?? detached(normalForm(login, this.domain));
+    const account = detached(normalForm(login, this.domain));
     // Usually the login is the account already: one copy serves as key and value.
-    const key = account === login ? account : detached(login);
-    // Sprayed logins are endless: the generations bound what is kept.
-    if (this.recent.size >= ACCOUNTS_KEPT) {
-      this.older = this.recent;
-      this.recent = new Map();
-    }
-    this.recent.set(key, account);
+    this.kept.set(account === login ? account : detached(login), account);
     return account;
   }
 }

@@ -19,6 +19,7 @@ import { RuntimeError } from '../core/errors.js';
 import { canonicalAddress, isSpecialUse } from './client-address.js';
 import { countsHeld } from './rule-support.js';
 import { detached } from '../core/detached.js';
+import { RecentMap } from '../core/recent-map.js';
 
 const require = createRequire(import.meta.url);
 
@@ -83,29 +84,15 @@ const MAX_ADDRESS_CHARS = 64;
  */
 export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
   let reader: ReaderType<Response> | undefined;
-  let cache = new Map<string, string | null>();
-  let older = new Map<string, string | null>();
+  const cache = new RecentMap<string | null>(CACHE_GENERATION);
   /** One string per country: the reader makes a new one for every lookup, and learning rules keep them. */
   const codes = new Map<string, string>();
-  const remember = (ip: string, cc: string | null): void => {
-    if (cache.size >= CACHE_GENERATION) {
-      older = cache;
-      cache = new Map();
-    }
-    // The address is a slice of its log line: kept as it is, the key would keep the whole line alive.
-    cache.set(detached(ip), cc);
-  };
   return countsHeld((ip: string): string | undefined => {
     // No address is this long (an IPv6 one with a zone is under 64): not worth a lookup nor a
     // place in the cache, where hostile lines of 64 kB each would add up.
     if (ip.length > MAX_ADDRESS_CHARS) return undefined;
     const hit = cache.get(ip);
     if (hit !== undefined) return hit ?? undefined;
-    const old = older.get(ip);
-    if (old !== undefined) {
-      remember(ip, old);
-      return old ?? undefined;
-    }
     let cc: string | undefined;
     const canonical = canonicalAddress(ip);
     if (canonical !== undefined && !isSpecialUse(canonical)) {
@@ -117,7 +104,8 @@ export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
         else cc = known;
       }
     }
-    remember(ip, cc ?? null);
+    // The address is a slice of its log line: the cache keeps a copy of its own.
+    cache.set(detached(ip), cc ?? null);
     return cc;
-  }, () => ({ cached: cache.size + older.size }));
+  }, () => ({ cached: cache.size }));
 }
