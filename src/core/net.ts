@@ -5,6 +5,11 @@
  * SocketAddress or a cache lookup.
  */
 import { BlockList, isIP } from 'node:net';
+import { detached } from './detached.js';
+import { RecentMap } from './recent-map.js';
+
+/** What the address caches keep at most: an IPv6 address with a zone is under 64 characters. */
+export const MAX_CACHED_CHARS = 64;
 
 export interface Cidr {
   readonly address: string;
@@ -109,7 +114,8 @@ function ipv4Within(c: Cidr): readonly [number, number] | undefined {
 
 export class NetMatcher {
   private readonly list = new BlockList();
-  private readonly cache = new Map<string, boolean>();
+  /** IPv6 answers by address as logged (a copy of its own: a slice would keep its log line). */
+  private readonly cache = new RecentMap<boolean>(16_384);
   /** Every network that holds IPv4 addresses, as flat `base, mask` pairs. */
   private readonly v4: number[] = [];
 
@@ -131,11 +137,13 @@ export class NetMatcher {
       for (let i = 0; i < v4.length; i += 2) if (((n & (v4[i + 1] ?? 0)) >>> 0) === v4[i]) return true;
       return false;
     }
+    const answer = (): boolean => isIP(ip) === 6 && this.list.check(ip, 'ipv6');
+    // Longer than an address with any usual zone: hostile text, answered but not worth a place in the cache.
+    if (ip.length > MAX_CACHED_CHARS) return answer();
     let hit = this.cache.get(ip);
     if (hit === undefined) {
-      hit = isIP(ip) === 6 && this.list.check(ip, 'ipv6');
-      if (this.cache.size > 50_000) this.cache.clear();
-      this.cache.set(ip, hit);
+      hit = answer();
+      this.cache.set(detached(ip), hit);
     }
     return hit;
   }

@@ -20,6 +20,7 @@ import { canonicalAddress, isSpecialUse } from './client-address.js';
 import { countsHeld } from './rule-support.js';
 import { detached } from '../core/detached.js';
 import { RecentMap } from '../core/recent-map.js';
+import { MAX_CACHED_CHARS } from '../core/net.js';
 
 const require = createRequire(import.meta.url);
 
@@ -76,7 +77,6 @@ export type CountryLookup = (ip: string) => string | undefined;
  * clients' few thousand addresses make.
  */
 const CACHE_GENERATION = 8192;
-const MAX_ADDRESS_CHARS = 64;
 
 /**
  * A lookup over the database at `path` (default: the shipped one), opened on the first
@@ -88,10 +88,9 @@ export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
   /** One string per country: the reader makes a new one for every lookup, and learning rules keep them. */
   const codes = new Map<string, string>();
   return countsHeld((ip: string): string | undefined => {
-    // No address is this long (an IPv6 one with a zone is under 64): not worth a lookup nor a
-    // place in the cache, where hostile lines of 64 kB each would add up.
-    if (ip.length > MAX_ADDRESS_CHARS) return undefined;
-    const hit = cache.get(ip);
+    // Hostile text of 64 kB each would add up in the cache: answered, not kept.
+    const cacheable = ip.length <= MAX_CACHED_CHARS;
+    const hit = cacheable ? cache.get(ip) : undefined;
     if (hit !== undefined) return hit ?? undefined;
     let cc: string | undefined;
     const canonical = canonicalAddress(ip);
@@ -105,7 +104,7 @@ export function countryLookup(path: string = SHIPPED_DATABASE): CountryLookup {
       }
     }
     // The address is a slice of its log line: the cache keeps a copy of its own.
-    cache.set(detached(ip), cc ?? null);
+    if (cacheable) cache.set(detached(ip), cc ?? null);
     return cc;
   }, () => ({ cached: cache.size }));
 }
