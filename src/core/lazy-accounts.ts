@@ -16,6 +16,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Evidence } from './types.js';
 import { isFiniteNumber } from './saved-json.js';
+import { decodeBase85, encodeBase85 } from './base85.js';
 
 /** One account as a state file holds it. */
 export type SavedRow = readonly [account: string, stamp: number, text: string];
@@ -210,35 +211,42 @@ const DICTIONARY_V1 = [
  * dictionary, and 4.9 MB with one made of the site's own lines; that last one would
  * make the state depend on which run wrote it first, and a crashed run followed by a
  * good one would no longer leave exactly the state one good run leaves.
+ *
+ * A section's `dict` names the packer: 1 wrote the deflated bytes as base64, 2 (the
+ * same dictionary) as base85, 5.1 MB instead of 5.4 on that site.
  */
 export class TextPacker {
-  private static readonly v1 = new TextPacker(Buffer.from(DICTIONARY_V1, 'utf8'));
+  private static readonly v1 = new TextPacker(1, Buffer.from(DICTIONARY_V1, 'utf8'));
+  private static readonly v2 = new TextPacker(2, TextPacker.v1.dictionary);
 
-  private constructor(private readonly dictionary: Buffer) {}
+  private constructor(private readonly version: 1 | 2, private readonly dictionary: Buffer) {}
 
   /** The packer new rows are written with. */
   static current(): TextPacker {
-    return TextPacker.v1;
+    return TextPacker.v2;
   }
 
   /** The packer a section saved as `dict` was written with, or undefined when unknown. */
   static fromSaved(v: unknown): TextPacker | undefined {
-    return v === 1 ? TextPacker.v1 : undefined;
+    return v === 2 ? TextPacker.v2 : v === 1 ? TextPacker.v1 : undefined;
   }
 
   /** What a section saves as `dict`. */
   saved(): number {
-    return 1;
+    return this.version;
   }
 
   pack(text: string): string {
-    return deflateRawSync(text, { dictionary: this.dictionary }).toString('base64');
+    const bytes = deflateRawSync(text, { dictionary: this.dictionary });
+    return this.version === 1 ? bytes.toString('base64') : encodeBase85(bytes);
   }
 
   /** The text `pack` was given, or undefined for a damaged row. */
   unpack(packed: string): string | undefined {
+    const bytes = this.version === 1 ? Buffer.from(packed, 'base64') : decodeBase85(packed);
+    if (bytes === undefined) return undefined;
     try {
-      return inflateRawSync(Buffer.from(packed, 'base64'), { dictionary: this.dictionary, maxOutputLength: MAX_UNPACKED_BYTES }).toString('utf8');
+      return inflateRawSync(bytes, { dictionary: this.dictionary, maxOutputLength: MAX_UNPACKED_BYTES }).toString('utf8');
     } catch {
       return undefined;
     }
