@@ -315,7 +315,8 @@ describe(`${RULE}: state`, () => {
     assert.ok(row);
     const [account, now, text] = row;
     const bar = text.indexOf('|');
-    const counts = JSON.parse(text.slice(0, bar)) as [number, number, number, number, number[], number[], number[], number[], number[], number[]];
+    const counts = JSON.parse(text.slice(0, bar)) as [number, number, number, number, number[], number[] | 1, number[], number[], number[], number[]];
+    if (counts[5] === 1) counts[5] = counts[4].map(() => 1);
     const packer = TextPacker.fromSaved(state.dict);
     const json = packer?.unpack(text.slice(bar + 1));
     assert.ok(json !== undefined);
@@ -346,6 +347,28 @@ describe(`${RULE}: state`, () => {
     assert.deepEqual(run(more, v1).findings, expected);
     // Read in an old version, the state is written in the new one.
     assert.equal((run([], v2).state as V3).v, 3);
+  });
+
+  it('saves seconds of one message each as 1, keeps the list when a second holds more, and reads both', () => {
+    const countsOf = (state: V3): unknown[] => {
+      const text = state.accounts[0]?.[2] ?? '';
+      return JSON.parse(text.slice(0, text.indexOf('|'))) as unknown[];
+    };
+    const single = burst(65, T0, 51 * SECOND);
+    const singleState = run(single).state as V3;
+    assert.equal(countsOf(singleState)[5], 1);
+    const doubled = [...single, ...burst(1, T0 + 10 * 51 * SECOND, SECOND)].sort((a, b) => a.at - b.at);
+    const doubledMsgs = countsOf(run(doubled).state as V3)[5];
+    assert.ok(Array.isArray(doubledMsgs) && doubledMsgs.includes(2), JSON.stringify(doubledMsgs));
+    // The same account saved with the list written out, as this version's first release did.
+    const [account, now, text] = singleState.accounts[0] ?? ['', 0, ''];
+    const counts = countsOf(singleState);
+    const secs = counts[4] as number[];
+    const listed: V3 = { ...singleState, accounts: [[account, now, `${JSON.stringify([...counts.slice(0, 5), secs.map(() => 1), ...counts.slice(6)])}${text.slice(text.indexOf('|'))}`]] };
+    const more = burst(6, T0 + 65 * 51 * SECOND, 51 * SECOND);
+    const expected = run(more, singleState).findings;
+    assert.equal(expected.length, 1);
+    assert.deepEqual(run(more, listed).findings, expected);
   });
 
   it('writes back the accounts a run did not touch as it read them, and re-packs only the one it did', () => {
